@@ -1,0 +1,105 @@
+// Command skiff is a lightweight Kubernetes-compatible container orchestrator
+// in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/skiff-sh/skiff/internal/server"
+	"github.com/skiff-sh/skiff/internal/version"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "skiff:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `skiff: a lightweight Kubernetes-compatible orchestrator
+
+Usage:
+  skiff server --data-dir DIR [flags]   run the control plane
+  skiff version                          print the version
+
+Run "skiff COMMAND -h" for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("a command is required")
+	}
+	switch args[0] {
+	case "server":
+		return runServer(args[1:], stdout, stderr)
+	case "version", "--version":
+		v := version.Get()
+		fmt.Fprintf(stdout, "skiff %s (Kubernetes API %s, %s)\n", v.GitVersion, v.GitVersion, v.GoVersion)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func runServer(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("skiff server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var etcd string
+	var disableAgent bool
+	var logLevel string
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the cluster's state (required)")
+	fs.StringVar(&cfg.BindAddress, "bind-address", "127.0.0.1", "address the API listens on")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", 6443, "port the API listens on")
+	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd)")
+	fs.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback client port of the embedded etcd")
+	fs.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback peer port of the embedded etcd")
+	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service cluster IPs")
+	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod IPs")
+	fs.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range of Service node ports")
+	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "CSV file of bearer tokens: token,user,uid,\"group1,group2\"")
+	fs.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if etcd != "" {
+		cfg.EtcdEndpoints = strings.Split(etcd, ",")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Version = version.Get()
+	srv, err := server.New(log, cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		select {
+		case <-srv.Ready():
+			fmt.Fprintf(stdout, "Skiff is ready. To use it:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n", srv.KubeconfigPath())
+		case <-ctx.Done():
+		}
+	}()
+	return srv.Run(ctx)
+}

@@ -1,0 +1,232 @@
+// Package server assembles `skiff server`: etcd (embedded or external), the
+// registry with its watch caches, and the HTTPS API, under one supervisor.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/authn"
+	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/registry"
+	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/storage/watchcache"
+)
+
+// Config is the server's configuration; zero values take the defaults.
+type Config struct {
+	DataDir       string
+	BindAddress   string
+	HTTPSPort     int
+	EtcdEndpoints []string
+	// EtcdClientPort and EtcdPeerPort are the embedded etcd's loopback ports.
+	EtcdClientPort int
+	EtcdPeerPort   int
+	ServiceCIDR    string
+	ClusterCIDR    string
+	NodePortRange  string
+	TokenAuthFile  string
+	// CompactionInterval is how often etcd history is compacted.
+	CompactionInterval time.Duration
+	Cache              watchcache.Config
+	Version            version.Info
+}
+
+func (c *Config) applyDefaults() {
+	if c.BindAddress == "" {
+		c.BindAddress = "127.0.0.1"
+	}
+	if c.HTTPSPort == 0 {
+		c.HTTPSPort = 6443
+	}
+	if c.EtcdClientPort == 0 {
+		c.EtcdClientPort = 2379
+	}
+	if c.EtcdPeerPort == 0 {
+		c.EtcdPeerPort = 2380
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = "10.43.0.0/16"
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.42.0.0/16"
+	}
+	if c.NodePortRange == "" {
+		c.NodePortRange = "30000-32767"
+	}
+	if c.CompactionInterval == 0 {
+		c.CompactionInterval = 5 * time.Minute
+	}
+}
+
+// Server is a running control plane.
+type Server struct {
+	log         *slog.Logger
+	cfg         Config
+	serviceCIDR *net.IPNet
+	nodePorts   registry.PortRange
+	ready       chan struct{}
+	// URL is the HTTPS address clients use, known once Ready is closed.
+	url string
+}
+
+// New validates cfg.
+func New(log *slog.Logger, cfg Config) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.applyDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: --data-dir is required")
+	}
+	_, cidr, err := net.ParseCIDR(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("server: --service-cidr: %w", err)
+	}
+	if _, _, err := net.ParseCIDR(cfg.ClusterCIDR); err != nil {
+		return nil, fmt.Errorf("server: --cluster-cidr: %w", err)
+	}
+	ports, err := registry.ParsePortRange(cfg.NodePortRange)
+	if err != nil {
+		return nil, fmt.Errorf("server: --service-node-port-range: %w", err)
+	}
+	if net.ParseIP(cfg.BindAddress) == nil {
+		return nil, fmt.Errorf("server: --bind-address %q is not an IP address", cfg.BindAddress)
+	}
+	return &Server{log: log, cfg: cfg, serviceCIDR: cidr, nodePorts: ports, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed when the API serves requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (s *Server) KubeconfigPath() string { return filepath.Join(s.cfg.DataDir, "kubeconfig.yaml") }
+
+// URL is the API's address; valid once Ready is closed.
+func (s *Server) URL() string { return s.url }
+
+// Run starts everything and blocks until ctx ends or a component fails; then
+// it shuts down in order: HTTP, caches, etcd.
+func (s *Server) Run(ctx context.Context) error {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	host := s.cfg.BindAddress
+	if ip := net.ParseIP(host); ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.url = "https://" + net.JoinHostPort(host, strconv.Itoa(s.cfg.HTTPSPort))
+	certs, err := pki.Ensure(pki.Config{
+		Dir:      filepath.Join(s.cfg.DataDir, "tls"),
+		IPs:      []net.IP{net.ParseIP(host), registry.FirstServiceIP(s.serviceCIDR)},
+		DNSNames: nil,
+	})
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	if err := certs.WriteAdminKubeconfig(s.KubeconfigPath(), s.url); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+
+	endpoints := s.cfg.EtcdEndpoints
+	var etcdErr <-chan error
+	if len(endpoints) == 0 {
+		e, url, err := startEtcd(ctx, s.cfg.DataDir, s.cfg.EtcdClientPort, s.cfg.EtcdPeerPort)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		endpoints, etcdErr = []string{url}, e.Err()
+	}
+	client, err := newEtcdClient(endpoints)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	kv := storage.New(client)
+	defer kv.Close()
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("build scheme: %w", err)
+	}
+	reg, err := registry.New(s.log, kv, scheme, registry.Config{
+		ServiceCIDR: s.serviceCIDR, NodePortRange: s.nodePorts, APIServerPort: s.cfg.HTTPSPort, Cache: s.cfg.Cache,
+	})
+	if err != nil {
+		return err
+	}
+	api, err := apiserver.New(s.log, reg, scheme, apiserver.Config{Version: s.cfg.Version})
+	if err != nil {
+		return err
+	}
+	var tokens authn.TokenSource
+	if s.cfg.TokenAuthFile != "" {
+		if tokens, err = authn.LoadTokenFile(s.cfg.TokenAuthFile); err != nil {
+			return err
+		}
+	}
+	handler := authn.Middleware(api, authn.New(certs.CAPool(), tokens),
+		"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version")
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, TLSConfig: certs.ServerTLSConfig(), ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return reg.Run(gctx) })
+	g.Go(func() error { return kv.RunCompactor(gctx, s.cfg.CompactionInterval) })
+	g.Go(func() error {
+		if err := srv.Serve(tls.NewListener(ln, srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve API: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	})
+	if etcdErr != nil {
+		g.Go(func() error {
+			select {
+			case err := <-etcdErr:
+				return fmt.Errorf("embedded etcd: %w", err)
+			case <-gctx.Done():
+				return nil
+			}
+		})
+	}
+	g.Go(func() error {
+		if err := reg.WaitReady(gctx); err != nil {
+			return nil
+		}
+		if err := reg.Bootstrap(gctx); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		api.SetReady(true)
+		close(s.ready)
+		s.log.Info("skiff server ready", "url", s.url, "kubeconfig", s.KubeconfigPath())
+		return nil
+	})
+	return g.Wait()
+}
