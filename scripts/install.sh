@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up this machine and brings up a one-node Skiff cluster:
+#   sudo ./scripts/install.sh [DATA_DIR]
+# Installs missing packages, builds bin/skiff, starts `skiff server` in the
+# background and waits until it is ready. Logs go to DATA_DIR/server.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-/var/lib/skiff}
+
+./scripts/deps.sh
+export PATH=$PATH:/usr/local/go/bin
+go build -o bin/skiff ./cmd/skiff
+
+mkdir -p "$data"
+if [ -f "$data/server.pid" ] && kill -0 "$(cat "$data/server.pid")" 2>/dev/null; then
+	echo "skiff server already running (pid $(cat "$data/server.pid"))"
+else
+	nohup bin/skiff server --data-dir "$data" >"$data/server.log" 2>&1 &
+	echo $! >"$data/server.pid"
+fi
+for _ in $(seq 1 60); do
+	if grep -q "skiff server ready" "$data/server.log" 2>/dev/null; then
+		echo "Skiff is ready (pid $(cat "$data/server.pid")). To use it:"
+		echo "  export KUBECONFIG=$data/kubeconfig.yaml"
+		echo "  kubectl get namespaces"
+		exit 0
+	fi
+	if ! kill -0 "$(cat "$data/server.pid")" 2>/dev/null; then
+		echo "skiff server exited:" >&2
+		tail -20 "$data/server.log" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
+echo "skiff server did not become ready in 30s; see $data/server.log" >&2
+exit 1

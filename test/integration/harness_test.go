@@ -1,0 +1,134 @@
+// Package integration drives an in-process Skiff server through client-go and
+// real kubectl binaries, the way users reach it.
+package integration
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/server"
+	"github.com/skiff-sh/skiff/internal/storage/watchcache"
+)
+
+// ports are the loopback ports one server uses; a restart reuses them so the
+// kubeconfig and etcd's advertised peer URL stay valid.
+type ports struct{ https, etcdClient, etcdPeer int }
+
+type testServer struct {
+	dataDir    string
+	ports      ports
+	cache      watchcache.Config
+	kubeconfig string
+	config     *rest.Config
+	// client is client-go's default clientset, which speaks protobuf to
+	// built-in types; jsonClient forces JSON as kubectl does.
+	client     kubernetes.Interface
+	jsonClient kubernetes.Interface
+	dynamic    dynamic.Interface
+	stop       func()
+}
+
+type serverOption func(*testServer)
+
+func withCache(c watchcache.Config) serverOption { return func(s *testServer) { s.cache = c } }
+
+func withPorts(p ports) serverOption { return func(s *testServer) { s.ports = p } }
+
+// startServer runs a server on dataDir until the test ends (or stop is called)
+// and returns clients for it.
+func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer {
+	t.Helper()
+	ts := &testServer{dataDir: dataDir}
+	for _, o := range opts {
+		o(ts)
+	}
+	if ts.ports == (ports{}) {
+		ts.ports = ports{https: freePort(t), etcdClient: freePort(t), etcdPeer: freePort(t)}
+	}
+	srv, err := server.New(nil, server.Config{
+		DataDir: dataDir, HTTPSPort: ts.ports.https,
+		EtcdClientPort: ts.ports.etcdClient, EtcdPeerPort: ts.ports.etcdPeer,
+		Cache: ts.cache,
+	})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	stopped := false
+	ts.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("server.Run returned: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("server did not stop within 30s")
+		}
+	}
+	t.Cleanup(ts.stop)
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		stopped = true
+		t.Fatalf("server exited before ready: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server not ready after 60s")
+	}
+	ts.kubeconfig = srv.KubeconfigPath()
+	ts.config, err = clientcmd.BuildConfigFromFlags("", ts.kubeconfig)
+	if err != nil {
+		t.Fatalf("load kubeconfig: %v", err)
+	}
+	ts.config.QPS, ts.config.Burst = 1000, 1000
+	if ts.client, err = kubernetes.NewForConfig(ts.config); err != nil {
+		t.Fatalf("clientset: %v", err)
+	}
+	jsonConfig := rest.CopyConfig(ts.config)
+	jsonConfig.ContentType = "application/json"
+	if ts.jsonClient, err = kubernetes.NewForConfig(jsonConfig); err != nil {
+		t.Fatalf("json clientset: %v", err)
+	}
+	if ts.dynamic, err = dynamic.NewForConfig(ts.config); err != nil {
+		t.Fatalf("dynamic client: %v", err)
+	}
+	return ts
+}
+
+// restart stops the server and starts a new one on the same data dir and ports.
+func (ts *testServer) restart(t *testing.T) *testServer {
+	t.Helper()
+	ts.stop()
+	return startServer(t, ts.dataDir, withPorts(ts.ports), withCache(ts.cache))
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
