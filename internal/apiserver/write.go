@@ -236,7 +236,7 @@ func patchJSON(pt types.PatchType, cur runtime.Object, patch []byte) ([]byte, er
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
-		out, err := p.Apply(orig)
+		out, err := applyJSONPatch(p, orig)
 		if err != nil {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
@@ -356,4 +356,17 @@ func finalizeNamespace(cur, next runtime.Object) runtime.Object {
 	out.Spec.Finalizers = n.Spec.Finalizers
 	out.ResourceVersion = n.ResourceVersion
 	return out
+}
+
+// applyJSONPatch applies p, turning a panic of the patch library (it has
+// panicked on some malformed operations, such as a replace of the root
+// without a value) into an error: a bad patch must never take down a request
+// handler.
+func applyJSONPatch(p jsonpatch.Patch, doc []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid JSON patch: %v", r)
+		}
+	}()
+	return p.Apply(doc)
 }

@@ -189,7 +189,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: handler, TLSConfig: certs.ServerTLSConfig(), ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Every watch is a stream; informer-heavy clients share one
+		// connection, so allow as many streams as upstream does.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return reg.Run(gctx) })
