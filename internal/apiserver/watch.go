@@ -117,6 +117,10 @@ type watchStream struct {
 }
 
 func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
+	o, err := ws.st.Convert(o)
+	if err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	b.WriteString(`{"type":"`)
 	b.WriteString(string(t))
@@ -147,7 +151,7 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 		b.Write(o.Raw)
 	}
 	b.WriteString("}\n")
-	_, err := ws.w.Write(b.Bytes())
+	_, err = ws.w.Write(b.Bytes())
 	return err
 }
 

@@ -279,8 +279,8 @@ func (s *Server) deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.
 		return nil, false, err
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := json.Unmarshal(body, opts); err != nil {
-			return nil, false, apierrors.NewBadRequest(fmt.Sprintf("decode DeleteOptions: %v", err))
+		if err := s.decodeOptions(body, r.Header.Get("Content-Type"), opts); err != nil {
+			return nil, false, err
 		}
 	} else if err := s.params.DecodeParameters(r.URL.Query(), coreV1, opts); err != nil {
 		return nil, false, apierrors.NewBadRequest(err.Error())
@@ -346,6 +346,27 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, st *re
 		}
 	}
 	writeList(w, st.Resource().GVK(), list.Items, metav1.ListMeta{})
+	return nil
+}
+
+// decodeOptions decodes DeleteOptions sent as JSON, YAML or protobuf. JSON
+// bodies often omit kind and apiVersion, which the generic decoders require.
+func (s *Server) decodeOptions(body []byte, contentType string, opts *metav1.DeleteOptions) error {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType == "application/json" {
+		if err := json.Unmarshal(body, opts); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("decode DeleteOptions: %v", err))
+		}
+		return nil
+	}
+	info, ok := runtime.SerializerInfoForMediaType(s.codecs.SupportedMediaTypes(), mediaType)
+	if !ok {
+		return unsupportedMediaType(mediaType)
+	}
+	gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
+	if _, _, err := info.Serializer.Decode(body, &gvk, opts); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("decode DeleteOptions: %v", err))
+	}
 	return nil
 }
 

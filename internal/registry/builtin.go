@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -18,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-sh/skiff/internal/conversion"
 )
 
 // Builtin returns the built-in resources, in the order discovery lists them.
@@ -72,13 +75,16 @@ func Builtin() []*Resource {
 		with(in(apps, "statefulsets", "StatefulSet"), short("sts"), cats(all), status, scale, generation),
 
 		with(in(autoscalingv2.SchemeGroupVersion, "horizontalpodautoscalers", "HorizontalPodAutoscaler"), short("hpa"), cats(all), status, generation),
+		with(in(autoscalingv1.SchemeGroupVersion, "horizontalpodautoscalers", "HorizontalPodAutoscaler"), short("hpa"), cats(all), status, generation,
+			viewOf(autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"), hpaV1)),
 
 		with(in(batch, "cronjobs", "CronJob"), short("cj"), cats(all), status, generation),
 		with(in(batch, "jobs", "Job"), cats(all), status, generation, func(r *Resource) { r.Fields = jobFields }),
 
 		with(in(coordinationv1.SchemeGroupVersion, "leases", "Lease"), func(r *Resource) { r.CreateOnUpdate = true }),
 		with(in(discoveryv1.SchemeGroupVersion, "endpointslices", "EndpointSlice")),
-		with(in(eventsv1.SchemeGroupVersion, "events", "Event"), short("ev")),
+		with(in(eventsv1.SchemeGroupVersion, "events", "Event"), short("ev"),
+			viewOf(corev1.SchemeGroupVersion.WithResource("events"), eventsV1)),
 
 		with(in(net, "ingressclasses", "IngressClass"), cluster),
 		with(in(net, "ingresses", "Ingress"), short("ing"), status, generation),
@@ -95,6 +101,30 @@ func Builtin() []*Resource {
 		with(in(storage, "storageclasses", "StorageClass"), short("sc"), cluster),
 	}
 	return rs
+}
+
+func viewOf(base schema.GroupVersionResource, conv Converter) func(*Resource) {
+	return func(r *Resource) { r.ViewOf, r.Conversion = base, conv }
+}
+
+// hpaV1 serves autoscaling/v2 HPAs as autoscaling/v1.
+var hpaV1 = Converter{
+	ToStorage: func(obj runtime.Object) (runtime.Object, error) {
+		return conversion.HPAFromV1(obj.(*autoscalingv1.HorizontalPodAutoscaler))
+	},
+	FromStorage: func(obj runtime.Object) (runtime.Object, error) {
+		return conversion.HPAToV1(obj.(*autoscalingv2.HorizontalPodAutoscaler))
+	},
+}
+
+// eventsV1 serves core/v1 Events as events.k8s.io/v1.
+var eventsV1 = Converter{
+	ToStorage: func(obj runtime.Object) (runtime.Object, error) {
+		return conversion.EventFromEventsV1(obj.(*eventsv1.Event)), nil
+	},
+	FromStorage: func(obj runtime.Object) (runtime.Object, error) {
+		return conversion.EventToEventsV1(obj.(*corev1.Event)), nil
+	},
 }
 
 func with(r *Resource, opts ...func(*Resource)) *Resource {

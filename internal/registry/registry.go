@@ -76,7 +76,16 @@ func New(log *slog.Logger, kv *storage.Store, scheme *runtime.Scheme, cfg Config
 		if res.GVR == corev1.SchemeGroupVersion.WithResource("services") {
 			s.hooks.alloc = &serviceAllocator{claims: kv, cidr: cfg.ServiceCIDR, nodePorts: cfg.NodePortRange}
 		}
-		s.cache = watchcache.New(log, kv, s.prefix, s.codec, s.attrs, cfg.Cache)
+		if !res.ViewOf.Empty() {
+			base, ok := r.stores[res.ViewOf]
+			if !ok {
+				return nil, fmt.Errorf("registry: %v is a view of unknown %v", res.GVR, res.ViewOf)
+			}
+			s.prefix, s.cache, s.hooks = base.prefix, base.cache, base.hooks
+			s.view = &view{base: base, conv: res.Conversion}
+		} else {
+			s.cache = watchcache.New(log, kv, s.prefix, s.codec, s.attrs, cfg.Cache)
+		}
 		r.stores[res.GVR] = s
 		r.order = append(r.order, s)
 	}
@@ -106,7 +115,9 @@ func (r *Registry) Store(gvr schema.GroupVersionResource) (*Store, bool) {
 func (r *Registry) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, s := range r.order {
-		g.Go(func() error { return s.cache.Run(ctx) })
+		if s.view == nil {
+			g.Go(func() error { return s.cache.Run(ctx) })
+		}
 	}
 	return g.Wait()
 }

@@ -35,7 +35,11 @@ type Resource struct {
 	// Fields returns the kind's selectable fields beyond metadata.name and
 	// metadata.namespace; nil means only those two.
 	Fields func(obj runtime.Object) fields.Set
-	// ExtraVerbs lists the subresources with their own handlers (binding,
+	// ViewOf names the resource whose stored objects this one serves, at
+	// another version, through Conversion. Empty for stored resources.
+	ViewOf     schema.GroupVersionResource
+	Conversion Converter
+	// ExtraSubresources lists the subresources with their own handlers (binding,
 	// eviction, log, exec...), for discovery.
 	ExtraSubresources []Subresource
 }

@@ -30,6 +30,9 @@ type Store struct {
 	ns     namespaceChecker
 	hooks  hooks
 	now    func() time.Time
+	// view is set when the store serves another version of a base store's
+	// objects.
+	view *view
 }
 
 // namespaceChecker answers whether objects may be created in a namespace.
@@ -57,6 +60,13 @@ func (s *Store) key(ns, name string) string {
 // read); any other is served from the cache once it is at least that new.
 func (s *Store) Get(ctx context.Context, ns, name, resourceVersion string) (*watchcache.Object, error) {
 	gr := s.res.GroupResource()
+	if s.view != nil {
+		o, err := s.view.base.Get(ctx, ns, name, resourceVersion)
+		if err != nil {
+			return nil, err
+		}
+		return s.Convert(o)
+	}
 	if resourceVersion == "" {
 		kv, err := s.kv.Get(ctx, s.key(ns, name))
 		if err != nil {
@@ -186,7 +196,8 @@ func (s *Store) List(ctx context.Context, ns string, opts *metav1.ListOptions) (
 	if err != nil {
 		return res, apiError(err, s.res.GroupResource(), "")
 	}
-	return res, nil
+	res.Items, err = s.convertAll(res.Items)
+	return res, err
 }
 
 // Watch starts a watch. The second result says the initial events must be
@@ -246,6 +257,9 @@ type WriteOptions struct {
 
 // Create stores a new object.
 func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts WriteOptions) (runtime.Object, error) {
+	if s.view != nil {
+		return s.view.create(ctx, ns, obj, opts)
+	}
 	gr := s.res.GroupResource()
 	a, err := meta.Accessor(obj)
 	if err != nil {
@@ -334,6 +348,9 @@ const SubresourceBinding = "binding"
 // Subresource is "", "status" or SubresourceBinding. The bool result reports
 // a create.
 func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn UpdateFunc, opts WriteOptions) (runtime.Object, bool, error) {
+	if s.view != nil {
+		return s.view.update(ctx, ns, name, subresource, fn, opts)
+	}
 	gr := s.res.GroupResource()
 	key := s.key(ns, name)
 	for attempt := 0; ; attempt++ {
@@ -383,6 +400,7 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 		switch subresource {
 		case "status":
 			obj = s.prepareStatusUpdate(obj, cur)
+			a, _ = meta.Accessor(obj)
 		case "":
 			s.prepareUpdate(obj, cur)
 			s.hooks.defaults(obj)
@@ -479,6 +497,9 @@ type DeleteResult struct {
 // Delete deletes an object, or marks it for deletion when finalizers or a
 // grace period hold it.
 func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.DeleteOptions, dryRun bool) (DeleteResult, error) {
+	if s.view != nil {
+		return s.view.delete(ctx, ns, name, opts, dryRun)
+	}
 	gr := s.res.GroupResource()
 	key := s.key(ns, name)
 	for attempt := 0; ; attempt++ {

@@ -300,11 +300,13 @@ func (c *Cache) setRevLocked(rev int64) {
 }
 
 // WaitFor blocks until the cache has seen revision rev. It asks etcd for a
-// progress notification so that a quiet resource catches up at once.
+// progress notification so that a quiet resource catches up at once, and asks
+// again now and then: etcd answers only while every watch on the stream is
+// in sync, so one request can go unanswered.
 func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
 	deadline := time.NewTimer(c.cfg.FreshnessTimeout)
 	defer deadline.Stop()
-	asked := false
+	var retry <-chan time.Time
 	for {
 		c.mu.RLock()
 		cur, advanced, ready := c.rev, c.advanced, c.ready
@@ -312,15 +314,17 @@ func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
 		if ready && cur >= rev {
 			return nil
 		}
-		if ready && !asked {
-			asked = true
+		if ready && retry == nil {
 			if err := c.src.RequestProgress(ctx); err != nil {
 				c.log.Debug("request progress", "err", err)
 			}
+			retry = time.After(progressRetry)
 		}
 		select {
 		case <-advanced:
 		case <-c.readyc:
+		case <-retry:
+			retry = nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
@@ -328,6 +332,10 @@ func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
 		}
 	}
 }
+
+// progressRetry is how long a reader waits on a progress request before it
+// asks again.
+const progressRetry = 100 * time.Millisecond
 
 // WaitFresh waits until the cache holds everything written before the call:
 // the read-your-writes guarantee of a consistent read.
