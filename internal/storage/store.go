@@ -210,23 +210,33 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 // closes when ctx ends or the watch fails; a compaction shows as a response
 // with CompactRevision set.
 func (s *Store) Watch(ctx context.Context, prefix string, from int64) clientv3.WatchChan {
-	return s.watcher.Watch(watchContext(ctx), prefix,
-		clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
+	return s.watcher.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(from))
 }
 
-// RequestProgress asks etcd to tell every watch on the stream the current
-// revision, so caches of quiet resources learn they are up to date.
-func (s *Store) RequestProgress(ctx context.Context) error {
-	if err := s.watcher.RequestProgress(watchContext(ctx)); err != nil {
-		return fmt.Errorf("request watch progress: %w", err)
+// Unchanged reports whether nothing under prefix has changed since revision
+// since, given that count keys existed then, and the revision that was
+// checked. A key written after since shows by its ModRevision and a deleted
+// key by the count, so together they prove that the state at the returned
+// revision equals the state at since — without relying on etcd's watch
+// progress notifications, which etcd before 3.4.25 and 3.5.8 could send
+// ahead of the events they vouch for.
+func (s *Store) Unchanged(ctx context.Context, prefix string, since int64, count int) (int64, bool, error) {
+	all, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, false, fmt.Errorf("count %q: %w", prefix, interpret(err))
 	}
-	return nil
-}
-
-// watchContext puts every watch on one gRPC stream (etcd groups watches by the
-// context's metadata), which is what lets one RequestProgress reach them all.
-func watchContext(ctx context.Context) context.Context {
-	return clientv3.WithRequireLeader(ctx)
+	rev := all.Header.Revision
+	if all.Count != int64(count) {
+		return rev, false, nil
+	}
+	// etcd applies revision filters after counting, so a count-only read
+	// would count every key: ask for the (normally no) keys themselves.
+	changed, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithRev(rev), clientv3.WithMinModRev(since+1))
+	if err != nil {
+		return 0, false, fmt.Errorf("list changes under %q: %w", prefix, interpret(err))
+	}
+	return rev, len(changed.Kvs) == 0, nil
 }
 
 // Compact discards history older than rev. Several servers may compact the

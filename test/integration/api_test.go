@@ -67,7 +67,11 @@ func wantStatus(t *testing.T, err error, code int32) *apierrors.StatusError {
 }
 
 func TestTypedClient(t *testing.T) {
-	ts := startServer(t, t.TempDir())
+	runAPISuite(t, startServer(t, t.TempDir()))
+}
+
+// runAPISuite is the API suite every storage backend must pass.
+func runAPISuite(t *testing.T, ts *testServer) {
 	c := ts.jsonClient
 
 	t.Run("configmap CRUD", func(t *testing.T) { testConfigMapCRUD(t, c) })

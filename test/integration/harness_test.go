@@ -26,6 +26,7 @@ type testServer struct {
 	dataDir    string
 	ports      ports
 	cache      watchcache.Config
+	etcd       []string
 	kubeconfig string
 	config     *rest.Config
 	// client is client-go's default clientset, which speaks protobuf to
@@ -42,6 +43,11 @@ func withCache(c watchcache.Config) serverOption { return func(s *testServer) { 
 
 func withPorts(p ports) serverOption { return func(s *testServer) { s.ports = p } }
 
+// withExternalEtcd stores the cluster in an etcd the test started.
+func withExternalEtcd(endpoints []string) serverOption {
+	return func(s *testServer) { s.etcd = endpoints }
+}
+
 // startServer runs a server on dataDir until the test ends (or stop is called)
 // and returns clients for it.
 func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer {
@@ -56,7 +62,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 	srv, err := server.New(nil, server.Config{
 		DataDir: dataDir, HTTPSPort: ts.ports.https,
 		EtcdClientPort: ts.ports.etcdClient, EtcdPeerPort: ts.ports.etcdPeer,
-		Cache: ts.cache,
+		EtcdEndpoints: ts.etcd, Cache: ts.cache,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -113,7 +119,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 func (ts *testServer) restart(t *testing.T) *testServer {
 	t.Helper()
 	ts.stop()
-	return startServer(t, ts.dataDir, withPorts(ts.ports), withCache(ts.cache))
+	return startServer(t, ts.dataDir, withPorts(ts.ports), withCache(ts.cache), withExternalEtcd(ts.etcd))
 }
 
 func freePort(t *testing.T) int {

@@ -10,8 +10,12 @@ import (
 )
 
 func TestRestart(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
+	runRestartSuite(t, startServer(t, t.TempDir()))
+}
+
+// runRestartSuite checks that a restart on the same state keeps objects,
+// revisions and allocations.
+func runRestartSuite(t *testing.T, ts *testServer) {
 	ctx := testContext(t)
 	d, err := ts.jsonClient.AppsV1().Deployments(ns).Create(ctx, deployment("survivor", 2), metav1.CreateOptions{})
 	if err != nil {

@@ -51,9 +51,17 @@ func nextEvents(t *testing.T, w watch.Interface, n int) []event {
 	return got
 }
 
+// watchCache is the watch cache configuration of the watch suite: a small
+// event ring makes "too old" reachable with a few writes.
+var watchCache = watchcache.Config{Capacity: 10}
+
 func TestWatch(t *testing.T) {
-	// A small event ring makes "too old" reachable with a few writes.
-	ts := startServer(t, t.TempDir(), withCache(watchcache.Config{Capacity: 10}))
+	runWatchSuite(t, startServer(t, t.TempDir(), withCache(watchCache)))
+}
+
+// runWatchSuite is the watch suite every storage backend must pass; the
+// server must run with the watchCache configuration.
+func runWatchSuite(t *testing.T, ts *testServer) {
 	c := ts.jsonClient
 
 	t.Run("from list resourceVersion", func(t *testing.T) { testWatchFromList(t, c) })

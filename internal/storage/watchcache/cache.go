@@ -47,7 +47,7 @@ type Source interface {
 	List(ctx context.Context, prefix, from string, rev int64, limit int64) ([]storage.KeyValue, int64, bool, error)
 	Revision(ctx context.Context) (int64, error)
 	Watch(ctx context.Context, prefix string, from int64) clientv3.WatchChan
-	RequestProgress(ctx context.Context) error
+	Unchanged(ctx context.Context, prefix string, since int64, count int) (int64, bool, error)
 }
 
 // Cache mirrors every object under one key prefix.
@@ -183,7 +183,7 @@ func (c *Cache) follow(ctx context.Context, rev int64) error {
 		if err := resp.Err(); err != nil {
 			return fmt.Errorf("watch: %w", err)
 		}
-		c.apply(resp.Events, resp.Header.Revision, resp.IsProgressNotify())
+		c.apply(resp.Events)
 	}
 	return errors.New("watch channel closed")
 }
@@ -215,7 +215,7 @@ func (c *Cache) deletedAt(o *Object, rev int64) (*Object, error) {
 	return &Object{Key: o.Key, Obj: obj, Raw: raw, Rev: rev, Labels: o.Labels, Fields: o.Fields}, nil
 }
 
-func (c *Cache) apply(events []*clientv3.Event, headerRev int64, progress bool) {
+func (c *Cache) apply(events []*clientv3.Event) {
 	// Decoding happens outside the lock: readers never wait on it.
 	decoded := make([]Event, 0, len(events))
 	for _, ev := range events {
@@ -265,15 +265,10 @@ func (c *Cache) apply(events []*clientv3.Event, headerRev int64, progress bool) 
 			w.offer(ev)
 		}
 	}
-	// Only progress notifications vouch for a revision without events; an
-	// event response's header may run ahead of what this watch has delivered.
-	rev := headerRev
-	if !progress {
-		rev = 0
-		if n := len(events); n > 0 {
-			rev = events[n-1].Kv.ModRevision
-		}
+	if len(events) == 0 {
+		return
 	}
+	rev := events[len(events)-1].Kv.ModRevision
 	if rev > c.rev {
 		c.setRevLocked(rev)
 		for w := range c.watchers {
@@ -299,32 +294,33 @@ func (c *Cache) setRevLocked(rev int64) {
 	c.advanced = make(chan struct{})
 }
 
-// WaitFor blocks until the cache has seen revision rev. It asks etcd for a
-// progress notification so that a quiet resource catches up at once, and asks
-// again now and then: etcd answers only while every watch on the stream is
-// in sync, so one request can go unanswered.
+// WaitFor blocks until the cache has seen revision rev. A quiet resource
+// has no event to bring the cache there, so the cache asks etcd whether
+// anything under its prefix changed since its revision; if not, it is
+// current at etcd's revision.
 func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
 	deadline := time.NewTimer(c.cfg.FreshnessTimeout)
 	defer deadline.Stop()
-	var retry <-chan time.Time
+	var recheck <-chan time.Time
 	for {
 		c.mu.RLock()
-		cur, advanced, ready := c.rev, c.advanced, c.ready
+		cur, count, advanced, ready := c.rev, len(c.objects), c.advanced, c.ready
 		c.mu.RUnlock()
 		if ready && cur >= rev {
 			return nil
 		}
-		if ready && retry == nil {
-			if err := c.src.RequestProgress(ctx); err != nil {
-				c.log.Debug("request progress", "err", err)
+		if ready && recheck == nil {
+			if err := c.catchUp(ctx, cur, count); err != nil {
+				return err
 			}
-			retry = time.After(progressRetry)
+			recheck = time.After(freshnessRecheck)
+			continue
 		}
 		select {
 		case <-advanced:
 		case <-c.readyc:
-		case <-retry:
-			retry = nil
+		case <-recheck:
+			recheck = nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
@@ -333,9 +329,27 @@ func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
 	}
 }
 
-// progressRetry is how long a reader waits on a progress request before it
-// asks again.
-const progressRetry = 100 * time.Millisecond
+// freshnessRecheck is how long a reader waits for events before it asks etcd
+// again whether the cache is current.
+const freshnessRecheck = 50 * time.Millisecond
+
+// catchUp moves the cache's revision to etcd's when nothing under the prefix
+// changed since cur, when the cache held count objects.
+func (c *Cache) catchUp(ctx context.Context, cur int64, count int) error {
+	rev, same, err := c.src.Unchanged(ctx, c.prefix, cur, count)
+	if err != nil || !same {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rev == cur && rev > cur {
+		c.setRevLocked(rev)
+		for w := range c.watchers {
+			w.progress(rev)
+		}
+	}
+	return nil
+}
 
 // WaitFresh waits until the cache holds everything written before the call:
 // the read-your-writes guarantee of a consistent read.

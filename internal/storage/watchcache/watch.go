@@ -34,6 +34,9 @@ type Watcher struct {
 	cache *Cache
 	pred  Predicate
 	max   int
+	// floor is the revision the watch starts after: events at or below it
+	// are never delivered, even if the cache learns of them late.
+	floor int64
 
 	// initial holds the synthetic ADDED events of the starting state.
 	initial []Event
@@ -77,6 +80,10 @@ func (c *Cache) Watch(ctx context.Context, req WatchRequest) (*Watcher, int64, e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	start := c.rev
+	w.floor = start
+	if req.Rev > 0 && !req.SendInitial {
+		w.floor = req.Rev
+	}
 	if req.SendInitial {
 		for _, o := range c.sortedLocked() {
 			if w.pred.Matches(o) {
@@ -119,6 +126,9 @@ func (w *Watcher) Initial() []Event {
 // or stops matching is ADDED or DELETED for this watcher. Called with the
 // cache locked.
 func (w *Watcher) offer(ev Event) {
+	if ev.Rev <= w.floor {
+		return
+	}
 	prev := w.pred.Matches(ev.Prev)
 	var out Event
 	switch ev.Type {
