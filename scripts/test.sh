@@ -15,3 +15,8 @@ fi
 go vet ./...
 go build -o bin/skiff ./cmd/skiff
 go test -count=1 -timeout 20m ./...
+# Fuzz the request decoder and the patch paths for a few seconds each, on
+# top of the seed corpora every go test run replays.
+for target in FuzzDecodeBody FuzzPatch; do
+	go test -run '^$' -fuzz "^$target\$" -fuzztime 10s ./internal/apiserver/
+done

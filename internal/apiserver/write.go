@@ -35,26 +35,41 @@ func manager(r *http.Request) (string, error) {
 	return m, nil
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {
-	res := st.Resource()
-	dry, err := dryRun(r)
-	if err != nil {
-		return err
+// writeRequest is what every create and update carries besides the object.
+type writeRequest struct {
+	dryRun  bool
+	manager string
+}
+
+// readWrite reads the options and the object of a create or update.
+func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, res *registry.Resource) (runtime.Object, writeRequest, error) {
+	var wr writeRequest
+	var err error
+	if wr.dryRun, err = dryRun(r); err != nil {
+		return nil, wr, err
 	}
-	mgr, err := manager(r)
-	if err != nil {
-		return err
+	if wr.manager, err = manager(r); err != nil {
+		return nil, wr, err
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		return err
+		return nil, wr, err
 	}
 	obj := res.New()
 	if err := s.decodeInto(w, r, body, r.Header.Get("Content-Type"), res.GVK(), obj); err != nil {
+		return nil, wr, err
+	}
+	return obj, wr, nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {
+	res := st.Resource()
+	obj, wr, err := s.readWrite(w, r, res)
+	if err != nil {
 		return err
 	}
-	obj = s.fields.update(res, "", res.New(), obj, mgr)
-	created, err := st.Create(r.Context(), info.Namespace, obj, registry.WriteOptions{DryRun: dry})
+	obj = s.fields.update(res, "", res.New(), obj, wr.manager)
+	created, err := st.Create(r.Context(), info.Namespace, obj, registry.WriteOptions{DryRun: wr.dryRun})
 	if err != nil {
 		return err
 	}
@@ -63,20 +78,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Sto
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {
 	res := st.Resource()
-	dry, err := dryRun(r)
+	obj, wr, err := s.readWrite(w, r, res)
 	if err != nil {
-		return err
-	}
-	mgr, err := manager(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	obj := res.New()
-	if err := s.decodeInto(w, r, body, r.Header.Get("Content-Type"), res.GVK(), obj); err != nil {
 		return err
 	}
 	sub := info.Subresource
@@ -88,12 +91,12 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, st *registry.Sto
 		if sub == "finalize" {
 			next = finalizeNamespace(cur, next)
 		}
-		return s.fields.update(res, sub, cur, next, mgr), nil
+		return s.fields.update(res, sub, cur, next, wr.manager), nil
 	}
 	if sub == "finalize" {
 		sub = ""
 	}
-	out, created, err := st.Update(r.Context(), info.Namespace, info.Name, sub, fn, registry.WriteOptions{DryRun: dry})
+	out, created, err := st.Update(r.Context(), info.Namespace, info.Name, sub, fn, registry.WriteOptions{DryRun: wr.dryRun})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,11 @@ import (
 // work against the same server.
 var kubectlBinaries = []struct{ name, path string }{
 	{"1.27", "/usr/lib/google-cloud-sdk/bin/kubectl.1.27"},
+	{"1.28", "/usr/lib/google-cloud-sdk/bin/kubectl.1.28"},
+	{"1.29", "/usr/lib/google-cloud-sdk/bin/kubectl.1.29"},
+	{"1.30", "/usr/lib/google-cloud-sdk/bin/kubectl.1.30"},
+	{"1.31", "/usr/lib/google-cloud-sdk/bin/kubectl.1.31"},
+	{"1.32", "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"},
 	{"1.33", "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"},
 }
 
@@ -117,6 +122,14 @@ func testKubectlSteps(t *testing.T, k *kubectl) {
 		steps("apply --server-side", []string{"apply", "--server-side", "-f", deploy}, "serverside-applied"),
 		steps("label", []string{"label", "deployment", "httpd-deployment", "tier=web"}, "labeled"),
 		steps("get -l", []string{"get", "deploy", "-l", "tier=web", "-o", "name"}, "deployment.apps/httpd-deployment"),
+		steps("get --show-labels", []string{"get", "deploy", "--show-labels"}, "LABELS", "tier=web"),
+		steps("get --field-selector", []string{"get", "deploy", "--field-selector", "metadata.name=httpd-deployment", "-o", "name"},
+			"deployment.apps/httpd-deployment"),
+		steps("get -o yaml", []string{"get", "deploy", "httpd-deployment", "-o", "yaml"},
+			"apiVersion: apps/v1", "kind: Deployment", "imagePullPolicy: Always", "maxSurge: 25%"),
+		steps("get -o json", []string{"get", "deploy", "httpd-deployment", "-o", "json"}, `"kind": "Deployment"`, `"uid":`),
+		steps("get svc", []string{"get", "svc", "httpd-src"}, "TYPE", "CLUSTER-IP", "NodePort", "8080:30000/TCP"),
+		steps("get -A", []string{"get", "svc", "-A"}, "NAMESPACE", "default", "kubernetes", k.namespace),
 		steps("annotate", []string{"annotate", "deployment", "httpd-deployment", "note=hello"}, "annotate"), // kubectl 1.27 prints "annotate", later ones "annotated"
 		exact("annotation", jsonpath("deployment", "httpd-deployment", ".metadata.annotations.note"), "hello"),
 		steps("scale", []string{"scale", "deployment", "httpd-deployment", "--replicas=5"}, "scaled"),
@@ -146,6 +159,7 @@ func testKubectlSteps(t *testing.T, k *kubectl) {
 		steps("describe", []string{"describe", "deployment", "httpd-deployment"}, "Name:", "httpd-deployment", "Replicas:", "StrategyType:"),
 		steps("explain", []string{"explain", "deployment.spec.strategy"}, "rollingUpdate", "type"),
 		steps("delete", []string{"delete", "deployment", "web"}, `deployment.apps "web" deleted`),
+		steps("delete background", []string{"delete", "configmap", "cm1", "--cascade=background"}, `configmap "cm1" deleted`),
 		steps("delete orphan", []string{"delete", "deployment", "httpd-deployment", "--cascade=orphan", "--wait=false"},
 			`deployment.apps "httpd-deployment" deleted`),
 		steps("delete service", []string{"delete", "-f", svcNP}, `service "httpd-src" deleted`),
