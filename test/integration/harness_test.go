@@ -27,6 +27,7 @@ type testServer struct {
 	ports      ports
 	cache      watchcache.Config
 	etcd       []string
+	tokenFile  string
 	kubeconfig string
 	config     *rest.Config
 	// client is client-go's default clientset, which speaks protobuf to
@@ -42,6 +43,9 @@ type serverOption func(*testServer)
 func withCache(c watchcache.Config) serverOption { return func(s *testServer) { s.cache = c } }
 
 func withPorts(p ports) serverOption { return func(s *testServer) { s.ports = p } }
+
+// withTokenFile accepts the bearer tokens of an upstream-format CSV file.
+func withTokenFile(path string) serverOption { return func(s *testServer) { s.tokenFile = path } }
 
 // withExternalEtcd stores the cluster in an etcd the test started.
 func withExternalEtcd(endpoints []string) serverOption {
@@ -62,7 +66,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 	srv, err := server.New(nil, server.Config{
 		DataDir: dataDir, HTTPSPort: ts.ports.https,
 		EtcdClientPort: ts.ports.etcdClient, EtcdPeerPort: ts.ports.etcdPeer,
-		EtcdEndpoints: ts.etcd, Cache: ts.cache,
+		EtcdEndpoints: ts.etcd, Cache: ts.cache, TokenAuthFile: ts.tokenFile,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
