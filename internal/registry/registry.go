@@ -173,7 +173,7 @@ func (r *Registry) Bootstrap(ctx context.Context) error {
 // checkNamespace refuses creation in a namespace that does not exist or is
 // being deleted. The cache answers the common case; a miss is checked in etcd
 // because the namespace may have been created an instant ago.
-func (r *Registry) checkNamespace(ctx context.Context, name string) error {
+func (r *Registry) checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string) error {
 	s := r.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
 	o, _, ok := s.cache.Get(s.key("", name))
 	if !ok {
@@ -184,7 +184,7 @@ func (r *Registry) checkNamespace(ctx context.Context, name string) error {
 	}
 	ns := o.Obj.(*corev1.Namespace)
 	if ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil {
-		return apierrors.NewForbidden(corev1.Resource("namespaces"), name,
+		return apierrors.NewForbidden(gr, objName,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
 	}
 	return nil

@@ -37,7 +37,7 @@ type Store struct {
 
 // namespaceChecker answers whether objects may be created in a namespace.
 type namespaceChecker interface {
-	checkNamespace(ctx context.Context, name string) error
+	checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string) error
 }
 
 // Resource describes what the store serves.
@@ -276,7 +276,7 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	}
 	s.prepareCreate(obj, a)
 	if s.res.Namespaced {
-		if err := s.ns.checkNamespace(ctx, ns); err != nil {
+		if err := s.ns.checkNamespace(ctx, ns, gr, a.GetName()); err != nil {
 			return nil, err
 		}
 	}

@@ -427,6 +427,21 @@ func testErrors(t *testing.T, ts *testServer) {
 		_, err := ts.client.CoreV1().ConfigMaps("no-such-ns").Create(ctx, configMap("x", nil), metav1.CreateOptions{})
 		wantStatus(t, err, http.StatusNotFound)
 	})
+	t.Run("terminating namespace", func(t *testing.T) {
+		createNamespace(t, ts.client, "going")
+		if err := ts.client.CoreV1().Namespaces().Delete(ctx, "going", metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete namespace: %v", err)
+		}
+		got, err := ts.client.CoreV1().Namespaces().Get(ctx, "going", metav1.GetOptions{})
+		if err != nil || got.Status.Phase != corev1.NamespaceTerminating || got.DeletionTimestamp == nil {
+			t.Fatalf("namespace after delete: %v %+v", err, got)
+		}
+		_, err = ts.client.CoreV1().ConfigMaps("going").Create(ctx, configMap("x", nil), metav1.CreateOptions{})
+		se := wantStatus(t, err, http.StatusForbidden)
+		if !strings.Contains(se.ErrStatus.Message, "being terminated") {
+			t.Errorf("message %q does not say the namespace is being terminated", se.ErrStatus.Message)
+		}
+	})
 }
 
 func testStatus(t *testing.T, c kubernetes.Interface) {
