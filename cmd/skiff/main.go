@@ -72,6 +72,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range of Service node ports")
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "CSV file of bearer tokens: token,user,uid,\"group1,group2\"")
 	fs.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only")
+	fs.BoolVar(&cfg.DisableControllerManager, "disable-controller-manager", false, "serve the API only: no scheduler, no controllers")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -29,7 +29,6 @@ type output struct {
 	as outputKind
 	// includeObject is the Table rows' object: None, Metadata or Object.
 	includeObject metav1.IncludeObjectPolicy
-	noHeaders     bool
 }
 
 // negotiate picks the first representation in Accept that the server can

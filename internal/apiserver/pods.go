@@ -88,7 +88,7 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, st *registry.Stor
 		return err
 	}
 	if ev.Name != "" && ev.Name != info.Name {
-		return apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Eviction object"))
+		return apierrors.NewBadRequest("name in URL does not match name in Eviction object")
 	}
 	opts := ev.DeleteOptions
 	if opts == nil {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -25,6 +26,15 @@ type allocator interface {
 // hooks is the per-kind behaviour around the generic store's writes.
 type hooks struct {
 	alloc allocator
+	pods  *podAdmission
+}
+
+// admit applies admission to a new object, after defaulting.
+func (h hooks) admit(ctx context.Context, obj runtime.Object) error {
+	if pod, ok := obj.(*corev1.Pod); ok && h.pods != nil {
+		return h.pods.admit(ctx, pod)
+	}
+	return nil
 }
 
 func (h hooks) defaults(obj runtime.Object) { defaulting.Default(obj) }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -89,6 +90,9 @@ func New(log *slog.Logger, kv *storage.Store, scheme *runtime.Scheme, cfg Config
 		r.stores[res.GVR] = s
 		r.order = append(r.order, s)
 	}
+	r.stores[corev1.SchemeGroupVersion.WithResource("pods")].hooks.pods = &podAdmission{
+		priorityClasses: r.stores[schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")],
+	}
 	return r, nil
 }
 
@@ -142,6 +146,12 @@ func (r *Registry) Bootstrap(ctx context.Context) error {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := nsStore.Create(ctx, "", ns, WriteOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	pcStore := r.stores[schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")]
+	for _, pc := range systemPriorityClasses {
+		if _, err := pcStore.Create(ctx, "", pc.DeepCopy(), WriteOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
 		}
 	}
 	svcStore := r.stores[corev1.SchemeGroupVersion.WithResource("services")]

@@ -290,6 +290,9 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 			a.SetName(a.GetGenerateName() + utilrand.String(5))
 		}
 		s.hooks.defaults(obj)
+		if err := s.hooks.admit(ctx, obj); err != nil {
+			return nil, err
+		}
 		claims, err := s.hooks.beforeCreate(ctx, obj)
 		if err != nil {
 			return nil, err

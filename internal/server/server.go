@@ -41,6 +41,11 @@ type Config struct {
 	ClusterCIDR    string
 	NodePortRange  string
 	TokenAuthFile  string
+	// DisableControllerManager runs the API only: no scheduler, no
+	// controllers.
+	DisableControllerManager bool
+	// Controllers tunes the controllers (timeouts that tests shorten).
+	Controllers ControllerConfig
 	// CompactionInterval is how often etcd history is compacted.
 	CompactionInterval time.Duration
 	Cache              watchcache.Config
@@ -229,7 +234,10 @@ func (s *Server) Run(ctx context.Context) error {
 		api.SetReady(true)
 		close(s.ready)
 		s.log.Info("skiff server ready", "url", s.url, "kubeconfig", s.KubeconfigPath())
-		return nil
+		if s.cfg.DisableControllerManager {
+			return nil
+		}
+		return s.runControllers(gctx, certs)
 	})
 	return g.Wait()
 }

@@ -23,13 +23,16 @@ import (
 type ports struct{ https, etcdClient, etcdPeer int }
 
 type testServer struct {
-	dataDir    string
-	ports      ports
-	cache      watchcache.Config
-	etcd       []string
-	tokenFile  string
-	kubeconfig string
-	config     *rest.Config
+	dataDir   string
+	ports     ports
+	cache     watchcache.Config
+	etcd      []string
+	tokenFile string
+	// controllers runs the scheduler and controllers; the API suites leave
+	// them off so that nothing but the test writes objects.
+	controllers bool
+	kubeconfig  string
+	config      *rest.Config
 	// client is client-go's default clientset, which speaks protobuf to
 	// built-in types; jsonClient forces JSON as kubectl does.
 	client     kubernetes.Interface
@@ -43,6 +46,9 @@ type serverOption func(*testServer)
 func withCache(c watchcache.Config) serverOption { return func(s *testServer) { s.cache = c } }
 
 func withPorts(p ports) serverOption { return func(s *testServer) { s.ports = p } }
+
+// withControllers runs the scheduler and the controllers.
+func withControllers() serverOption { return func(s *testServer) { s.controllers = true } }
 
 // withTokenFile accepts the bearer tokens of an upstream-format CSV file.
 func withTokenFile(path string) serverOption { return func(s *testServer) { s.tokenFile = path } }
@@ -67,6 +73,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 		DataDir: dataDir, HTTPSPort: ts.ports.https,
 		EtcdClientPort: ts.ports.etcdClient, EtcdPeerPort: ts.ports.etcdPeer,
 		EtcdEndpoints: ts.etcd, Cache: ts.cache, TokenAuthFile: ts.tokenFile,
+		DisableControllerManager: !ts.controllers,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -123,7 +130,11 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 func (ts *testServer) restart(t *testing.T) *testServer {
 	t.Helper()
 	ts.stop()
-	return startServer(t, ts.dataDir, withPorts(ts.ports), withCache(ts.cache), withExternalEtcd(ts.etcd))
+	opts := []serverOption{withPorts(ts.ports), withCache(ts.cache), withExternalEtcd(ts.etcd)}
+	if ts.controllers {
+		opts = append(opts, withControllers())
+	}
+	return startServer(t, ts.dataDir, opts...)
 }
 
 func freePort(t *testing.T) int {

@@ -1,0 +1,34 @@
+// Package controller holds what every controller of the controller manager
+// shares: the Context the manager hands each one, and the one method the
+// manager calls. Controllers live in the sub-packages, one per controller.
+package controller
+
+import (
+	"context"
+	"log/slog"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+)
+
+// Context is what the manager gives every controller. Controllers register
+// their informers on Informers in their constructor; the manager starts the
+// factory after all constructors ran and before any Run.
+type Context struct {
+	Log       *slog.Logger
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	// Recorder returns an event recorder that reports as component (for
+	// example "deployment-controller" or "default-scheduler").
+	Recorder func(component string) record.EventRecorder
+	// Clock is the time source; tests inject a fake one.
+	Clock clock.WithTicker
+}
+
+// Controller is what the manager runs: Run blocks until ctx ends and returns
+// an error only for a failure that should stop the manager.
+type Controller interface {
+	Run(ctx context.Context) error
+}
