@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"k8s.io/klog/v2"
+
 	"github.com/skiff-sh/skiff/internal/server"
 	"github.com/skiff-sh/skiff/internal/version"
 )
@@ -88,6 +90,8 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// client-go logs through klog; send it to the same place.
+	klog.SetSlogLogger(log)
 	cfg.Version = version.Get()
 	srv, err := server.New(log, cfg)
 	if err != nil {

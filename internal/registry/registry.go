@@ -181,16 +181,14 @@ func (r *Registry) Bootstrap(ctx context.Context) error {
 }
 
 // checkNamespace refuses creation in a namespace that does not exist or is
-// being deleted. The cache answers the common case; a miss is checked in etcd
-// because the namespace may have been created an instant ago.
+// being deleted. It reads etcd, not the cache: a namespace deleted an instant
+// ago must already refuse new content, or the namespace controller could
+// finish emptying it while something new lands in it.
 func (r *Registry) checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string) error {
 	s := r.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
-	o, _, ok := s.cache.Get(s.key("", name))
-	if !ok {
-		var err error
-		if o, err = s.Get(ctx, "", name, ""); err != nil {
-			return err
-		}
+	o, err := s.Get(ctx, "", name, "")
+	if err != nil {
+		return err
 	}
 	ns := o.Obj.(*corev1.Namespace)
 	if ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil {

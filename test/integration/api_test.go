@@ -427,6 +427,34 @@ func testErrors(t *testing.T, ts *testServer) {
 		_, err := ts.client.CoreV1().ConfigMaps("no-such-ns").Create(ctx, configMap("x", nil), metav1.CreateOptions{})
 		wantStatus(t, err, http.StatusNotFound)
 	})
+	t.Run("pod admission", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "prio"},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}, PriorityClassName: "no-such-class"},
+		}
+		_, err := ts.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		se := wantStatus(t, err, http.StatusUnprocessableEntity)
+		if se.ErrStatus.Details == nil || len(se.ErrStatus.Details.Causes) == 0 || se.ErrStatus.Details.Causes[0].Field != "spec.priorityClassName" {
+			t.Errorf("unknown priority class: causes %+v, want spec.priorityClassName", se.ErrStatus.Details)
+		}
+		pod.Spec.PriorityClassName = "system-cluster-critical"
+		got, err := ts.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create with a system priority class: %v", err)
+		}
+		if got.Spec.Priority == nil || *got.Spec.Priority != 2000000000 {
+			t.Errorf("priority = %v, want 2000000000", got.Spec.Priority)
+		}
+		var keys []string
+		for _, tol := range got.Spec.Tolerations {
+			if tol.TolerationSeconds != nil && *tol.TolerationSeconds == 300 {
+				keys = append(keys, tol.Key)
+			}
+		}
+		if strings.Join(keys, ",") != "node.kubernetes.io/not-ready,node.kubernetes.io/unreachable" {
+			t.Errorf("default tolerations = %v", keys)
+		}
+	})
 	t.Run("terminating namespace", func(t *testing.T) {
 		createNamespace(t, ts.client, "going")
 		if err := ts.client.CoreV1().Namespaces().Delete(ctx, "going", metav1.DeleteOptions{}); err != nil {

@@ -155,15 +155,20 @@ func (m *Manager) runControllers(ctx context.Context) error {
 	}
 	cc.Informers.Start(ctx.Done())
 	defer cc.Informers.Shutdown()
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	for i, c := range controllers {
 		name := m.factories[i].Name
 		g.Go(func() error {
-			if err := c.Run(ctx); err != nil {
+			if err := c.Run(gctx); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Keep the lease while the server runs, even with nothing to run.
+	<-ctx.Done()
+	return nil
 }
