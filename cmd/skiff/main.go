@@ -31,6 +31,7 @@ const usage = `skiff: a lightweight Kubernetes-compatible orchestrator
 
 Usage:
   skiff server --data-dir DIR [flags]   run the control plane
+  skiff sim --kubeconfig F --nodes N     attach simulated nodes (for scale tests)
   skiff version                          print the version
 
 Run "skiff COMMAND -h" for a command's flags.
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "sim":
+		return runSim(args[1:], stdout, stderr)
 	case "version", "--version":
 		v := version.Get()
 		fmt.Fprintf(stdout, "skiff %s (Kubernetes API %s, %s)\n", v.GitVersion, v.GitVersion, v.GoVersion)

@@ -4,16 +4,24 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
+	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/registry"
+	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
 // ControllerConfig tunes the controller manager.
 type ControllerConfig struct {
-	Manager manager.Config
+	Manager   manager.Config
+	Scheduler scheduler.Config
 }
 
 // loopbackConfig is how the server's own components reach its API: over
@@ -31,13 +39,13 @@ func (s *Server) loopbackConfig(certs *pki.Material) *rest.Config {
 
 // runControllers runs the scheduler and the controllers under leader
 // election until ctx ends.
-func (s *Server) runControllers(ctx context.Context, certs *pki.Material) error {
+func (s *Server) runControllers(ctx context.Context, certs *pki.Material, reg *registry.Registry) error {
 	cfg := s.loopbackConfig(certs)
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)
 	}
-	factories, err := s.controllerFactories(cfg)
+	factories, err := s.controllerFactories(cfg, reg)
 	if err != nil {
 		return err
 	}
@@ -45,6 +53,33 @@ func (s *Server) runControllers(ctx context.Context, certs *pki.Material) error 
 }
 
 // controllerFactories lists what the manager runs, in start order.
-func (s *Server) controllerFactories(cfg *rest.Config) ([]manager.Factory, error) {
-	return nil, nil
+func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) ([]manager.Factory, error) {
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	// Stored resources only: a view serves the same objects again.
+	var all, namespaced []schema.GroupVersionResource
+	for _, st := range reg.Stores() {
+		res := st.Resource()
+		if !res.ViewOf.Empty() {
+			continue
+		}
+		all = append(all, res.GVR)
+		if res.Namespaced {
+			namespaced = append(namespaced, res.GVR)
+		}
+	}
+	cc := s.cfg.Controllers
+	return []manager.Factory{
+		{Name: "scheduler", New: func(c controller.Context) (controller.Controller, error) {
+			return scheduler.New(c, cc.Scheduler)
+		}},
+		{Name: "garbagecollector", New: func(c controller.Context) (controller.Controller, error) {
+			return garbagecollector.New(c, garbagecollector.Config{Metadata: meta, Resources: all})
+		}},
+		{Name: "namespace", New: func(c controller.Context) (controller.Controller, error) {
+			return namespace.New(c, namespace.Config{Metadata: meta, Resources: namespaced})
+		}},
+	}, nil
 }

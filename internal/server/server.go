@@ -237,7 +237,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.cfg.DisableControllerManager {
 			return nil
 		}
-		return s.runControllers(gctx, certs)
+		return s.runControllers(gctx, certs, reg)
 	})
 	return g.Wait()
 }
