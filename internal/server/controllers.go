@@ -13,6 +13,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/scheduler"
@@ -74,6 +75,12 @@ func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) (
 	return []manager.Factory{
 		{Name: "scheduler", New: func(c controller.Context) (controller.Controller, error) {
 			return scheduler.New(c, cc.Scheduler)
+		}},
+		{Name: "replicaset", New: func(c controller.Context) (controller.Controller, error) {
+			return replicaset.New(c, replicaset.Config{})
+		}},
+		{Name: "replicationcontroller", New: func(c controller.Context) (controller.Controller, error) {
+			return replicaset.NewReplicationManager(c, replicaset.Config{})
 		}},
 		{Name: "garbagecollector", New: func(c controller.Context) (controller.Controller, error) {
 			return garbagecollector.New(c, garbagecollector.Config{Metadata: meta, Resources: all})
