@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
@@ -75,6 +76,9 @@ func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) (
 	return []manager.Factory{
 		{Name: "scheduler", New: func(c controller.Context) (controller.Controller, error) {
 			return scheduler.New(c, cc.Scheduler)
+		}},
+		{Name: "deployment", New: func(c controller.Context) (controller.Controller, error) {
+			return deployment.New(c, deployment.Config{})
 		}},
 		{Name: "replicaset", New: func(c controller.Context) (controller.Controller, error) {
 			return replicaset.New(c, replicaset.Config{})

@@ -1,0 +1,211 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/sim"
+)
+
+// kubectlLatest is the kubectl the controller tests drive.
+const kubectlLatest = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
+
+// startSim attaches n simulated nodes to the server until the test ends.
+func startSim(t *testing.T, ts *testServer, cfg sim.Config) *sim.Sim {
+	t.Helper()
+	s, err := sim.New(nil, ts.client, cfg)
+	if err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("sim exited: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sim nodes not registered after 30s")
+	}
+	return s
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %v (last error: %v)", what, timeout, lastErr)
+}
+
+func podsOf(t *testing.T, c kubernetes.Interface, namespace, selector string) []corev1.Pod {
+	t.Helper()
+	list, err := c.CoreV1().Pods(namespace).List(testContext(t), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatalf("list pods: %v", err)
+	}
+	return list.Items
+}
+
+// TestDeploymentLifecycle runs the walkthrough with real kubectl on
+// simulated nodes: apply, rollout status, scale, set image, history, undo,
+// pause and resume, self-healing, and cascading deletes.
+func TestDeploymentLifecycle(t *testing.T) {
+	ts := startServer(t, t.TempDir(), withControllers())
+	startSim(t, ts, sim.Config{Nodes: 3, HeartbeatInterval: time.Second})
+	k := newKubectl(t, kubectlLatest, ts.kubeconfig, "default")
+	run := func(want string, args ...string) string {
+		t.Helper()
+		out, err := k.run(t, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if !strings.Contains(out, want) {
+			t.Fatalf("kubectl %s: output lacks %q:\n%s", strings.Join(args, " "), want, out)
+		}
+		return out
+	}
+	rollout := func() { run("successfully rolled out", "rollout", "status", "deployment/httpd-deployment", "--timeout=60s") }
+
+	run("created", "apply", "-f", "testdata/httpd_deployment.yaml")
+	rollout()
+	run("2/2", "get", "deployment", "httpd-deployment")
+	rs := run("pod-template-hash=", "get", "rs", "-o", "wide")
+	if strings.Count(rs, "httpd-deployment-") != 1 {
+		t.Errorf("want one ReplicaSet:\n%s", rs)
+	}
+	pods := podsOf(t, ts.client, "default", "app=httpd_pod")
+	for _, p := range pods {
+		if !strings.HasPrefix(p.Spec.NodeName, sim.DefaultNamePrefix) || p.Status.Phase != corev1.PodRunning {
+			t.Errorf("pod %s on %q in phase %s, want running on a simulated node", p.Name, p.Spec.NodeName, p.Status.Phase)
+		}
+	}
+
+	run("scaled", "scale", "deployment/httpd-deployment", "--replicas=10")
+	rollout()
+	run("10/10", "get", "deployment", "httpd-deployment")
+
+	t.Run("rolling update bounds", func(t *testing.T) {
+		stop := watchRolloutBounds(t, ts.client, "default", "httpd-deployment", 10, 3, 2)
+		run("image updated", "set", "image", "deployment/httpd-deployment", "httpd=httpd:2")
+		rollout()
+		stop()
+	})
+	run("httpd:2", "get", "deployment", "httpd-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	hist := run("REVISION", "rollout", "history", "deployment/httpd-deployment")
+	if !strings.Contains(hist, "1 ") || !strings.Contains(hist, "2 ") {
+		t.Errorf("history lacks revisions 1 and 2:\n%s", hist)
+	}
+	run("rolled back", "rollout", "undo", "deployment/httpd-deployment")
+	rollout()
+	run("httpd", "get", "deployment", "httpd-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	run("3", "get", "deployment", "httpd-deployment", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}")
+	run("rolled back", "rollout", "undo", "deployment/httpd-deployment", "--to-revision=2")
+	rollout()
+
+	run("paused", "rollout", "pause", "deployment/httpd-deployment")
+	run("image updated", "set", "image", "deployment/httpd-deployment", "httpd=httpd:3")
+	time.Sleep(time.Second) // a paused deployment must not start a new ReplicaSet
+	if out := run("", "get", "rs", "-o", "name"); strings.Count(out, "replicaset") != 2 {
+		t.Errorf("paused deployment changed its ReplicaSets:\n%s", out)
+	}
+	run("resumed", "rollout", "resume", "deployment/httpd-deployment")
+	rollout()
+
+	victim := podsOf(t, ts.client, "default", "app=httpd_pod")[0].Name
+	run("deleted", "delete", "pod", victim)
+	eventually(t, 20*time.Second, "deleted pod replaced", func() (bool, error) {
+		n := 0
+		for _, p := range podsOf(t, ts.client, "default", "app=httpd_pod") {
+			if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				n++
+			}
+		}
+		return n == 10, nil
+	})
+
+	run("deleted", "delete", "deployment", "httpd-deployment", "--cascade=orphan")
+	if out := run("", "get", "rs", "-o", "name"); strings.Count(out, "replicaset") == 0 {
+		t.Errorf("--cascade=orphan deleted the ReplicaSets")
+	}
+	run("deleted", "delete", "rs", "--all")
+	eventually(t, 30*time.Second, "pods garbage collected", func() (bool, error) {
+		return len(podsOf(t, ts.client, "default", "app=httpd_pod")) == 0, nil
+	})
+}
+
+// watchRolloutBounds checks, on every ReplicaSet change of a deployment,
+// that its pods never exceed replicas+maxSurge and its available pods never
+// drop below replicas-maxUnavailable. The returned func ends the watch.
+func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, deployment string, replicas, maxSurge, maxUnavailable int32) func() {
+	t.Helper()
+	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace))
+	rsInformer := factory.Apps().V1().ReplicaSets()
+	var mu sync.Mutex
+	var violations []string
+	check := func(any) {
+		list, err := rsInformer.Lister().ReplicaSets(namespace).List(labels.Everything())
+		if err != nil {
+			return
+		}
+		var total, available int32
+		for _, rs := range list {
+			if !ownedBy(rs, deployment) {
+				continue
+			}
+			total += rs.Status.Replicas
+			available += rs.Status.AvailableReplicas
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if total > replicas+maxSurge {
+			violations = append(violations, fmt.Sprintf("%d pods > %d+%d", total, replicas, maxSurge))
+		}
+		if available < replicas-maxUnavailable {
+			violations = append(violations, fmt.Sprintf("%d available < %d-%d", available, replicas, maxUnavailable))
+		}
+	}
+	if _, err := rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: check, UpdateFunc: func(_, n any) { check(n) }, DeleteFunc: check,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
+	return func() {
+		close(stop)
+		factory.Shutdown()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(violations) > 0 {
+			t.Errorf("rolling update broke its bounds: %v", violations)
+		}
+	}
+}
+
+func ownedBy(rs *appsv1.ReplicaSet, deployment string) bool {
+	ref := metav1.GetControllerOf(rs)
+	return ref != nil && ref.Kind == "Deployment" && ref.Name == deployment
+}
