@@ -14,6 +14,8 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/registry"
@@ -22,8 +24,10 @@ import (
 
 // ControllerConfig tunes the controller manager.
 type ControllerConfig struct {
-	Manager   manager.Config
-	Scheduler scheduler.Config
+	Manager       manager.Config
+	Scheduler     scheduler.Config
+	NodeLifecycle nodelifecycle.Config
+	PodGC         podgc.Config
 }
 
 // loopbackConfig is how the server's own components reach its API: over
@@ -85,6 +89,12 @@ func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) (
 		}},
 		{Name: "replicationcontroller", New: func(c controller.Context) (controller.Controller, error) {
 			return replicaset.NewReplicationManager(c, replicaset.Config{})
+		}},
+		{Name: "nodelifecycle", New: func(c controller.Context) (controller.Controller, error) {
+			return nodelifecycle.New(c, cc.NodeLifecycle)
+		}},
+		{Name: "podgc", New: func(c controller.Context) (controller.Controller, error) {
+			return podgc.New(c, cc.PodGC)
 		}},
 		{Name: "garbagecollector", New: func(c controller.Context) (controller.Controller, error) {
 			return garbagecollector.New(c, garbagecollector.Config{Metadata: meta, Resources: all})

@@ -31,6 +31,7 @@ type testServer struct {
 	// controllers runs the scheduler and controllers; the API suites leave
 	// them off so that nothing but the test writes objects.
 	controllers bool
+	ctrlConfig  server.ControllerConfig
 	kubeconfig  string
 	config      *rest.Config
 	// client is client-go's default clientset, which speaks protobuf to
@@ -49,6 +50,11 @@ func withPorts(p ports) serverOption { return func(s *testServer) { s.ports = p 
 
 // withControllers runs the scheduler and the controllers.
 func withControllers() serverOption { return func(s *testServer) { s.controllers = true } }
+
+// withControllerConfig runs the controllers with shortened timeouts.
+func withControllerConfig(c server.ControllerConfig) serverOption {
+	return func(s *testServer) { s.controllers, s.ctrlConfig = true, c }
+}
 
 // withTokenFile accepts the bearer tokens of an upstream-format CSV file.
 func withTokenFile(path string) serverOption { return func(s *testServer) { s.tokenFile = path } }
@@ -73,7 +79,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 		DataDir: dataDir, HTTPSPort: ts.ports.https,
 		EtcdClientPort: ts.ports.etcdClient, EtcdPeerPort: ts.ports.etcdPeer,
 		EtcdEndpoints: ts.etcd, Cache: ts.cache, TokenAuthFile: ts.tokenFile,
-		DisableControllerManager: !ts.controllers,
+		DisableControllerManager: !ts.controllers, Controllers: ts.ctrlConfig,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
