@@ -86,7 +86,9 @@ func TestDeploymentLifecycle(t *testing.T) {
 		}
 		return out
 	}
-	rollout := func() { run("successfully rolled out", "rollout", "status", "deployment/httpd-deployment", "--timeout=60s") }
+	rollout := func() {
+		run("successfully rolled out", "rollout", "status", "deployment/httpd-deployment", "--timeout=60s")
+	}
 
 	run("created", "apply", "-f", "testdata/httpd_deployment.yaml")
 	rollout()

@@ -162,7 +162,10 @@ func TestScheduling(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		low := func(p *corev1.Pod) { p.Spec.PriorityClassName = "low"; p.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "sim-node-1"} }
+		low := func(p *corev1.Pod) {
+			p.Spec.PriorityClassName = "low"
+			p.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "sim-node-1"}
+		}
 		createPod(t, c, "default", testPod("filler", "1500m", low))
 		nodeOf(t, c, "default", "filler")
 		createPod(t, c, "default", testPod("vip", "1500m", func(p *corev1.Pod) {
