@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Well-known user and group names, as upstream Kubernetes defines them.
@@ -47,12 +49,17 @@ func Anonymous() *User {
 type Authenticator struct {
 	caPool *x509.CertPool
 	tokens TokenSource
+
+	mu sync.Mutex
+	// verified maps a client certificate (its DER bytes) that passed
+	// verification to its expiry.
+	verified map[string]time.Time
 }
 
 // New returns an Authenticator. caPool may be nil to disable certificate
 // authentication and tokens may be nil to disable bearer tokens.
 func New(caPool *x509.CertPool, tokens TokenSource) *Authenticator {
-	return &Authenticator{caPool: caPool, tokens: tokens}
+	return &Authenticator{caPool: caPool, tokens: tokens, verified: map[string]time.Time{}}
 }
 
 var (
@@ -91,17 +98,8 @@ func (a *Authenticator) authenticateCert(r *http.Request) (*User, bool, error) {
 		return nil, false, fmt.Errorf("%w: not verified by the TLS layer", errInvalidCert)
 	}
 	leaf := r.TLS.PeerCertificates[0]
-	intermediates := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		intermediates.AddCert(c)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         a.caPool,
-		Intermediates: intermediates,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %w", errInvalidCert, err)
+	if err := a.verify(leaf, r.TLS.PeerCertificates[1:]); err != nil {
+		return nil, false, err
 	}
 	if leaf.Subject.CommonName == "" {
 		return nil, false, fmt.Errorf("%w: empty common name", errInvalidCert)
@@ -169,4 +167,41 @@ func WithUser(ctx context.Context, u *User) context.Context {
 func UserFrom(ctx context.Context) (*User, bool) {
 	u, ok := ctx.Value(userKey{}).(*User)
 	return u, ok && u != nil
+}
+
+// maxVerified bounds the cache of verified client certificates.
+const maxVerified = 1024
+
+// verify checks leaf against the cluster CA for client authentication. A
+// certificate verified once is remembered until it expires: a signature
+// check on every request would cost more than serving many requests.
+func (a *Authenticator) verify(leaf *x509.Certificate, rest []*x509.Certificate) error {
+	key := string(leaf.Raw)
+	now := time.Now()
+	a.mu.Lock()
+	expiry, ok := a.verified[key]
+	a.mu.Unlock()
+	if ok && now.Before(expiry) {
+		return nil
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range rest {
+		intermediates.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         a.caPool,
+		Intermediates: intermediates,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CurrentTime:   now,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errInvalidCert, err)
+	}
+	a.mu.Lock()
+	if len(a.verified) >= maxVerified {
+		clear(a.verified)
+	}
+	a.verified[key] = leaf.NotAfter
+	a.mu.Unlock()
+	return nil
 }

@@ -19,8 +19,9 @@ import (
 
 // Config tunes a Cache.
 type Config struct {
-	// Capacity is how many recent events the cache keeps for watches that
-	// start from an older revision. Older starting points get ErrExpired.
+	// Capacity is how many recent events the cache keeps at least for
+	// watches that start from an older revision (it keeps up to twice as
+	// many). Older starting points get ErrExpired.
 	Capacity int
 	// FreshnessTimeout bounds how long a read waits for the cache to reach a
 	// requested revision before it is answered with ErrTooNew.
@@ -278,11 +279,12 @@ func (c *Cache) apply(events []*clientv3.Event) {
 }
 
 func (c *Cache) appendRingLocked(ev Event) {
-	if len(c.ring) >= c.cfg.Capacity {
-		drop := len(c.ring) - c.cfg.Capacity + 1
+	// The ring may hold up to twice its capacity and is then cut back to the
+	// newest Capacity events in one copy: trimming on every append would copy
+	// the whole ring per event.
+	if len(c.ring) >= 2*c.cfg.Capacity {
+		drop := len(c.ring) - c.cfg.Capacity
 		c.oldest = c.ring[drop-1].Rev
-		// Copy into a fresh slice now and then so the backing array does not
-		// grow without bound.
 		c.ring = append(c.ring[:0:0], c.ring[drop:]...)
 	}
 	c.ring = append(c.ring, ev)

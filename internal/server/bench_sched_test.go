@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/sim"
+	"github.com/skiff-sh/skiff/internal/storage/storagetest"
+)
+
+// clusterForBench starts a server with its controllers and n simulated nodes
+// and returns a clientset and the server's process RSS reader.
+func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
+	b.Helper()
+	srv, err := New(nil, Config{
+		DataDir:        b.TempDir(),
+		HTTPSPort:      storagetest.FreePort(b),
+		EtcdClientPort: storagetest.FreePort(b),
+		EtcdPeerPort:   storagetest.FreePort(b),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	<-srv.Ready()
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.KubeconfigPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-simDone })
+	<-s.Ready()
+	return cs
+}
+
+// BenchmarkScheduleThroughput creates 10,000 pods on 5,000 simulated nodes
+// (override with SKIFF_BENCH_NODES / SKIFF_BENCH_PODS) and reports pods
+// scheduled and bound per second, from the first create to the last bind.
+func BenchmarkScheduleThroughput(b *testing.B) {
+	nodes, pods := envInt("SKIFF_BENCH_NODES", 5000), envInt("SKIFF_BENCH_PODS", 10000)
+	cs := clusterForBench(b, nodes)
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		ns := fmt.Sprintf("bench-%d", i)
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var bound atomic.Int64
+		allBound := make(chan time.Time, 1)
+		go func() {
+			seen := map[string]bool{}
+			for ev := range w.ResultChan() {
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok || ev.Type == watch.Deleted || p.Spec.NodeName == "" || seen[p.Name] {
+					continue
+				}
+				seen[p.Name] = true
+				if int(bound.Add(1)) == pods {
+					allBound <- time.Now()
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		var g errgroup.Group
+		g.SetLimit(64)
+		for j := range pods {
+			g.Go(func() error {
+				_, err := cs.CoreV1().Pods(ns).Create(ctx, benchPod(fmt.Sprintf("p-%d", j)), metav1.CreateOptions{})
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		created := time.Since(start)
+		var end time.Time
+		select {
+		case end = <-allBound:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("only %d of %d pods bound after 5 minutes", bound.Load(), pods)
+		}
+		w.Stop()
+		elapsed := end.Sub(start)
+		b.ReportMetric(float64(pods)/elapsed.Seconds(), "pods/s")
+		b.ReportMetric(float64(pods)/created.Seconds(), "creates/s")
+		b.ReportMetric(float64(rssBytes())/(1<<20), "rss-MiB")
+	}
+}
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err != nil || n <= 0 {
+		return def
+	}
+	return n
+}
+
+// rssBytes is this process's resident set size (server, etcd, sim and
+// clients together).
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	fmt.Sscan(string(b), &size, &resident)
+	return resident * int64(os.Getpagesize())
+}
