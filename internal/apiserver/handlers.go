@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -112,6 +113,18 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, st *registry.Store,
 	case asPartial:
 		return writePartial(w, o.Obj)
 	}
+	if out.protobuf {
+		msg, err := o.Protobuf()
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		b, err := envelope(st.Resource().GVK(), msg)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProtobuf(w, http.StatusOK, b)
+		return nil
+	}
 	writeRaw(w, http.StatusOK, o.Raw)
 	return nil
 }
@@ -147,9 +160,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, st *registry.Store
 	case asPartial:
 		return writePartialList(w, res.Items, lm)
 	}
+	if out.protobuf {
+		b, err := protobufList(st.Resource().GVK(), res.Items, lm)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProtobuf(w, http.StatusOK, b)
+		return nil
+	}
 	writeList(w, st.Resource().GVK(), res.Items, lm)
 	return nil
 }
+
+var errNoProtobuf = errors.New("object has no protobuf encoding")
 
 // writeList writes the items' stored wire forms into a list without
 // re-encoding them.
@@ -174,8 +197,17 @@ func writeList(w http.ResponseWriter, gvk schema.GroupVersionKind, items []*watc
 	writeRaw(w, http.StatusOK, b.Bytes())
 }
 
-// writeObject writes a freshly written object.
-func (s *Server) writeObject(w http.ResponseWriter, st *registry.Store, code int, obj runtime.Object) error {
+// writeObject writes a freshly written object, in protobuf if the client
+// prefers it.
+func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, st *registry.Store, code int, obj runtime.Object) error {
+	if out, err := negotiate(r); err == nil && out.protobuf {
+		b, err := protobufObject(st.Resource().GVK(), obj)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProtobuf(w, code, b)
+		return nil
+	}
 	b, err := st.Encode(obj)
 	if err != nil {
 		return apierrors.NewInternalError(err)

@@ -29,6 +29,8 @@ type output struct {
 	as outputKind
 	// includeObject is the Table rows' object: None, Metadata or Object.
 	includeObject metav1.IncludeObjectPolicy
+	// protobuf answers objects, lists and watches in protobuf.
+	protobuf bool
 }
 
 // negotiate picks the first representation in Accept that the server can
@@ -57,6 +59,10 @@ func negotiate(r *http.Request) (output, error) {
 		case "application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "*/*", "application/*":
 		default:
 			continue
+		}
+		if mt == protobufType && params["as"] == "" {
+			out.protobuf = true
+			return out, nil
 		}
 		switch params["as"] {
 		case "Table":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -66,7 +67,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, st *registry.Stor
 			flusher.Flush()
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
+	if out.protobuf {
+		w.Header().Set("Content-Type", protobufStreamType)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	ws.flush()
@@ -121,6 +126,13 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 	if err != nil {
 		return err
 	}
+	if ws.out.protobuf {
+		msg, err := o.Protobuf()
+		if err != nil {
+			return err
+		}
+		return ws.sendProtobuf(t, msg)
+	}
 	var b bytes.Buffer
 	b.WriteString(`{"type":"`)
 	b.WriteString(string(t))
@@ -159,6 +171,22 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 // a WatchList's initial events carries upstream's annotation.
 func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 	gvk := ws.st.Resource().GVK()
+	if ws.out.protobuf {
+		obj := ws.st.Resource().New()
+		a, err := meta.Accessor(obj)
+		if err != nil {
+			return err
+		}
+		a.SetResourceVersion(strconv.FormatInt(rev, 10))
+		if initialEnd {
+			a.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		}
+		msg, err := obj.(interface{ Marshal() ([]byte, error) }).Marshal()
+		if err != nil {
+			return err
+		}
+		return ws.sendProtobuf(watch.Bookmark, msg)
+	}
 	obj := map[string]any{
 		"kind":       gvk.Kind,
 		"apiVersion": gvk.GroupVersion().String(),
@@ -172,6 +200,20 @@ func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 		return err
 	}
 	_, err = ws.w.Write(append(raw, '\n'))
+	return err
+}
+
+// sendProtobuf writes one event frame around an object's protobuf message.
+func (ws *watchStream) sendProtobuf(t watch.EventType, msg []byte) error {
+	obj, err := envelope(ws.st.Resource().GVK(), msg)
+	if err != nil {
+		return err
+	}
+	frame, err := protobufWatchFrame(string(t), obj)
+	if err != nil {
+		return err
+	}
+	_, err = ws.w.Write(frame)
 	return err
 }
 

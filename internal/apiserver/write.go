@@ -73,7 +73,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Sto
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, st, http.StatusCreated, created)
+	return s.writeObject(w, r, st, http.StatusCreated, created)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {
@@ -104,7 +104,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, st *registry.Sto
 	if created {
 		code = http.StatusCreated
 	}
-	return s.writeObject(w, st, code, out)
+	return s.writeObject(w, r, st, code, out)
 }
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {
@@ -173,7 +173,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, st *registry.Stor
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, st, http.StatusOK, out)
+	return s.writeObject(w, r, st, http.StatusOK, out)
 }
 
 // applyCreate creates an object with server-side apply, as upstream does
@@ -192,7 +192,7 @@ func (s *Server) applyCreate(w http.ResponseWriter, r *http.Request, st *registr
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, st, http.StatusCreated, created)
+	return s.writeObject(w, r, st, http.StatusCreated, created)
 }
 
 func decodeApplied(body []byte, res *registry.Resource) (*unstructured.Unstructured, error) {
@@ -325,7 +325,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, st *registry.Sto
 	if !res.Deleted {
 		code = http.StatusAccepted
 	}
-	return s.writeObject(w, st, code, res.Object)
+	return s.writeObject(w, r, st, code, res.Object)
 }
 
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, st *registry.Store, info requestInfo) error {

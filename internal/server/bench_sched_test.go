@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -131,4 +132,53 @@ func rssBytes() int64 {
 	var size, resident int64
 	fmt.Sscan(string(b), &size, &resident)
 	return resident * int64(os.Getpagesize())
+}
+
+// BenchmarkDeployment1000 creates a Deployment of 1,000 replicas on 100
+// simulated nodes and reports the time from create until the Deployment
+// reports all replicas available.
+func BenchmarkDeployment1000(b *testing.B) {
+	cs := clusterForBench(b, envInt("SKIFF_BENCH_NODES", 100))
+	ctx := context.Background()
+	const replicas = 1000
+	for i := 0; b.Loop(); i++ {
+		d := benchDeployment(fmt.Sprintf("big-%d", i), replicas)
+		w, err := cs.AppsV1().Deployments("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + d.Name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		timeout := time.After(5 * time.Minute)
+	wait:
+		for {
+			select {
+			case ev := <-w.ResultChan():
+				if got, ok := ev.Object.(*appsv1.Deployment); ok && got.Status.AvailableReplicas == replicas && got.Status.UpdatedReplicas == replicas {
+					break wait
+				}
+			case <-timeout:
+				b.Fatal("deployment not available after 5 minutes")
+			}
+		}
+		w.Stop()
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-available")
+	}
+}
+
+func benchDeployment(name string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+			},
+		},
+	}
 }

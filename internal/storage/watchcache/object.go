@@ -4,7 +4,9 @@
 package watchcache
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -33,6 +35,24 @@ type Object struct {
 	Rev    int64
 	Labels labels.Set
 	Fields fields.Set
+
+	pbOnce sync.Once
+	pb     []byte
+	pbErr  error
+}
+
+// Protobuf returns Obj's protobuf message (without the envelope that names
+// its kind), encoded on first use and kept, as Raw is for JSON.
+func (o *Object) Protobuf() ([]byte, error) {
+	o.pbOnce.Do(func() {
+		m, ok := o.Obj.(interface{ Marshal() ([]byte, error) })
+		if !ok {
+			o.pbErr = fmt.Errorf("%T has no protobuf encoding", o.Obj)
+			return
+		}
+		o.pb, o.pbErr = m.Marshal()
+	})
+	return o.pb, o.pbErr
 }
 
 // Event is one change seen by the cache. Prev is the object before the change
