@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -11,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/envelope"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage/watchcache"
 )
@@ -118,14 +118,18 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, st *registry.Store,
 		if err != nil {
 			return apierrors.NewInternalError(err)
 		}
-		b, err := envelope(st.Resource().GVK(), msg)
+		b, err := envelope.Wrap(st.Resource().GVK(), msg)
 		if err != nil {
 			return apierrors.NewInternalError(err)
 		}
 		writeProtobuf(w, http.StatusOK, b)
 		return nil
 	}
-	writeRaw(w, http.StatusOK, o.Raw)
+	raw, err := o.JSON()
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	writeRaw(w, http.StatusOK, raw)
 	return nil
 }
 
@@ -168,15 +172,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, st *registry.Store
 		writeProtobuf(w, http.StatusOK, b)
 		return nil
 	}
-	writeList(w, st.Resource().GVK(), res.Items, lm)
-	return nil
+	return writeList(w, st.Resource().GVK(), res.Items, lm)
 }
 
-var errNoProtobuf = errors.New("object has no protobuf encoding")
-
-// writeList writes the items' stored wire forms into a list without
-// re-encoding them.
-func writeList(w http.ResponseWriter, gvk schema.GroupVersionKind, items []*watchcache.Object, lm metav1.ListMeta) {
+// writeList writes the items' cached wire forms into a list without
+// encoding them again.
+func writeList(w http.ResponseWriter, gvk schema.GroupVersionKind, items []*watchcache.Object, lm metav1.ListMeta) error {
 	var b bytes.Buffer
 	b.Grow(64 + len(items)*1024)
 	b.WriteString(`{"kind":`)
@@ -188,20 +189,25 @@ func writeList(w http.ResponseWriter, gvk schema.GroupVersionKind, items []*watc
 	b.Write(meta)
 	b.WriteString(`,"items":[`)
 	for i, o := range items {
+		raw, err := o.JSON()
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(o.Raw)
+		b.Write(raw)
 	}
 	b.WriteString("]}")
 	writeRaw(w, http.StatusOK, b.Bytes())
+	return nil
 }
 
 // writeObject writes a freshly written object, in protobuf if the client
 // prefers it.
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, st *registry.Store, code int, obj runtime.Object) error {
 	if out, err := negotiate(r); err == nil && out.protobuf {
-		b, err := protobufObject(st.Resource().GVK(), obj)
+		b, err := envelope.Marshal(st.Resource().GVK(), obj)
 		if err != nil {
 			return apierrors.NewInternalError(err)
 		}

@@ -143,7 +143,11 @@ func (s *Server) table(st *registry.Store, items []*watchcache.Object, lm metav1
 		row := metav1.TableRow{Cells: cells}
 		switch out.includeObject {
 		case metav1.IncludeObject:
-			row.Object.Raw = o.Raw
+			raw, err := o.JSON()
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			row.Object.Raw = raw
 		case metav1.IncludeMetadata:
 			p, err := partialOf(o.Obj)
 			if err != nil {

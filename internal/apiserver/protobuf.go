@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/envelope"
 	"github.com/skiff-sh/skiff/internal/storage/watchcache"
 )
 
@@ -17,23 +18,6 @@ const (
 	protobufType       = "application/vnd.kubernetes.protobuf"
 	protobufStreamType = protobufType + ";stream=watch"
 )
-
-// protobufMagic starts every enveloped protobuf object.
-var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
-
-// envelope wraps an object's protobuf message in the runtime.Unknown that
-// names its kind, as the protobuf serializer expects.
-func envelope(gvk schema.GroupVersionKind, msg []byte) ([]byte, error) {
-	u := runtime.Unknown{
-		TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind},
-		Raw:      msg,
-	}
-	b, err := u.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return append(append(make([]byte, 0, len(protobufMagic)+len(b)), protobufMagic...), b...), nil
-}
 
 // protobufField appends a length-delimited field (wire type 2).
 func protobufField(b []byte, field int, msg []byte) []byte {
@@ -57,20 +41,7 @@ func protobufList(gvk schema.GroupVersionKind, items []*watchcache.Object, lm me
 		}
 		b = protobufField(b, 2, msg)
 	}
-	return envelope(gvk.GroupVersion().WithKind(gvk.Kind+"List"), b)
-}
-
-// protobufObject encodes a single object with its envelope.
-func protobufObject(gvk schema.GroupVersionKind, obj runtime.Object) ([]byte, error) {
-	m, ok := obj.(interface{ Marshal() ([]byte, error) })
-	if !ok {
-		return nil, errNoProtobuf
-	}
-	msg, err := m.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return envelope(gvk, msg)
+	return envelope.Wrap(gvk.GroupVersion().WithKind(gvk.Kind+"List"), b)
 }
 
 // protobufWatchFrame encodes one watch event: a length-prefixed WatchEvent

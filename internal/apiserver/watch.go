@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/skiff-sh/skiff/internal/envelope"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage/watchcache"
 )
@@ -160,7 +161,11 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 		}
 		b.Write(raw)
 	default:
-		b.Write(o.Raw)
+		raw, err := o.JSON()
+		if err != nil {
+			return err
+		}
+		b.Write(raw)
 	}
 	b.WriteString("}\n")
 	_, err = ws.w.Write(b.Bytes())
@@ -205,7 +210,7 @@ func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 
 // sendProtobuf writes one event frame around an object's protobuf message.
 func (ws *watchStream) sendProtobuf(t watch.EventType, msg []byte) error {
-	obj, err := envelope(ws.st.Resource().GVK(), msg)
+	obj, err := envelope.Wrap(ws.st.Resource().GVK(), msg)
 	if err != nil {
 		return err
 	}

@@ -348,8 +348,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, st *re
 			return err
 		}
 	}
-	writeList(w, st.Resource().GVK(), list.Items, metav1.ListMeta{})
-	return nil
+	return writeList(w, st.Resource().GVK(), list.Items, metav1.ListMeta{})
 }
 
 // decodeOptions decodes DeleteOptions sent as JSON, YAML or protobuf. JSON

@@ -8,10 +8,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-sh/skiff/internal/envelope"
 )
 
-// codec stores objects as the JSON of their served version. The
-// resourceVersion is never stored: it is the etcd revision, set on read.
+// codec stores objects as the protobuf of their served version, enveloped as
+// upstream stores them; data written as JSON (by Skiff before it stored
+// protobuf) still decodes. The resourceVersion is never stored: it is the
+// etcd revision, set on read.
 type codec struct {
 	gvk schema.GroupVersionKind
 	new func() runtime.Object
@@ -19,7 +23,13 @@ type codec struct {
 
 func (c codec) Decode(data []byte, rev int64) (runtime.Object, error) {
 	obj := c.new()
-	if err := json.Unmarshal(data, obj); err != nil {
+	var err error
+	if envelope.IsProtobuf(data) {
+		err = envelope.Unmarshal(data, c.gvk, obj)
+	} else {
+		err = json.Unmarshal(data, obj)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", c.gvk.Kind, err)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(c.gvk)
@@ -41,7 +51,8 @@ func (c codec) Encode(obj runtime.Object) ([]byte, error) {
 	return b, nil
 }
 
-// storageBytes is the stored form: the wire form without resourceVersion.
+// storageBytes is the stored form: the enveloped protobuf, without
+// resourceVersion.
 func (c codec) storageBytes(obj runtime.Object) ([]byte, error) {
 	a, err := meta.Accessor(obj)
 	if err != nil {
@@ -50,5 +61,5 @@ func (c codec) storageBytes(obj runtime.Object) ([]byte, error) {
 	rv := a.GetResourceVersion()
 	a.SetResourceVersion("")
 	defer a.SetResourceVersion(rv)
-	return c.Encode(obj)
+	return envelope.Marshal(c.gvk, obj)
 }

@@ -95,11 +95,7 @@ func (s *Store) toObject(kv storage.KeyValue) (*watchcache.Object, error) {
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	raw, err := s.codec.Encode(obj)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
-	return &watchcache.Object{Key: kv.Key, Obj: obj, Raw: raw, Rev: kv.ModRevision}, nil
+	return &watchcache.Object{Key: kv.Key, Obj: obj, Rev: kv.ModRevision}, nil
 }
 
 // predicate turns list options into a cache predicate, rejecting field

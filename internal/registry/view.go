@@ -35,11 +35,8 @@ func (s *Store) Convert(o *watchcache.Object) (*watchcache.Object, error) {
 	if err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("convert %s to %s: %w", o.Key, s.res.GVK(), err))
 	}
-	raw, err := s.codec.Encode(obj)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
-	return &watchcache.Object{Key: o.Key, Obj: obj, Raw: raw, Rev: o.Rev, Labels: o.Labels, Fields: o.Fields}, nil
+	obj.GetObjectKind().SetGroupVersionKind(s.res.GVK())
+	return &watchcache.Object{Key: o.Key, Obj: obj, Rev: o.Rev, Labels: o.Labels, Fields: o.Fields}, nil
 }
 
 func (s *Store) convertAll(items []*watchcache.Object) ([]*watchcache.Object, error) {

@@ -194,12 +194,8 @@ func (c *Cache) decode(key string, value []byte, rev int64) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := c.codec.Encode(obj)
-	if err != nil {
-		return nil, err
-	}
 	l, f := c.attrs(obj)
-	return &Object{Key: key, Obj: obj, Raw: raw, Rev: rev, Labels: l, Fields: f}, nil
+	return &Object{Key: key, Obj: obj, Rev: rev, Labels: l, Fields: f}, nil
 }
 
 // deletedAt returns o's last state stamped with the deletion's revision, as
@@ -209,11 +205,7 @@ func (c *Cache) deletedAt(o *Object, rev int64) (*Object, error) {
 	if err := setRevision(obj, rev); err != nil {
 		return nil, err
 	}
-	raw, err := c.codec.Encode(obj)
-	if err != nil {
-		return nil, err
-	}
-	return &Object{Key: o.Key, Obj: obj, Raw: raw, Rev: rev, Labels: o.Labels, Fields: o.Fields}, nil
+	return &Object{Key: o.Key, Obj: obj, Rev: rev, Labels: o.Labels, Fields: o.Fields}, nil
 }
 
 func (c *Cache) apply(events []*clientv3.Event) {

@@ -34,8 +34,6 @@ func (cmCodec) Decode(data []byte, rev int64) (runtime.Object, error) {
 	return cm, nil
 }
 
-func (cmCodec) Encode(obj runtime.Object) ([]byte, error) { return json.Marshal(obj) }
-
 func attrs(obj runtime.Object) (labels.Set, fields.Set) {
 	cm := obj.(*corev1.ConfigMap)
 	return cm.Labels, fields.Set{"metadata.name": cm.Name}

@@ -4,6 +4,7 @@
 package watchcache
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,10 +17,9 @@ import (
 
 // Codec turns stored bytes into served objects.
 type Codec interface {
-	// Decode returns the typed object with its resourceVersion set to rev.
+	// Decode returns the typed object, with its apiVersion, kind and
+	// resourceVersion (rev) set.
 	Decode(data []byte, rev int64) (runtime.Object, error)
-	// Encode returns the object's JSON wire form.
-	Encode(obj runtime.Object) ([]byte, error)
 }
 
 // AttrFunc returns the labels and the selectable fields of an object.
@@ -27,18 +27,26 @@ type AttrFunc func(obj runtime.Object) (labels.Set, fields.Set)
 
 // Object is a cached object. It is shared by every reader: never mutate Obj.
 type Object struct {
-	Key string
-	Obj runtime.Object
-	// Raw is Obj's JSON wire form, encoded once when the object entered the
-	// cache so that lists and watch events can be written without encoding.
-	Raw    []byte
+	Key    string
+	Obj    runtime.Object
 	Rev    int64
 	Labels labels.Set
 	Fields fields.Set
 
-	pbOnce sync.Once
-	pb     []byte
-	pbErr  error
+	// The wire forms are encoded on first use and kept, so that lists and
+	// watch events are written without encoding an object twice.
+	jsonOnce sync.Once
+	json     []byte
+	jsonErr  error
+	pbOnce   sync.Once
+	pb       []byte
+	pbErr    error
+}
+
+// JSON returns Obj's JSON wire form.
+func (o *Object) JSON() ([]byte, error) {
+	o.jsonOnce.Do(func() { o.json, o.jsonErr = json.Marshal(o.Obj) })
+	return o.json, o.jsonErr
 }
 
 // Protobuf returns Obj's protobuf message (without the envelope that names
