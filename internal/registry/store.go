@@ -410,8 +410,10 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 				return nil, false, err
 			}
 		}
-		if errs := s.hooks.validateUpdate(obj, cur, subresource, s.res); subresource != SubresourceBinding && len(errs) > 0 {
-			return nil, false, apierrors.NewInvalid(s.res.GVK().GroupKind(), name, errs)
+		if subresource != SubresourceBinding {
+			if errs := s.hooks.validateUpdate(obj, cur, subresource, s.res); len(errs) > 0 {
+				return nil, false, apierrors.NewInvalid(s.res.GVK().GroupKind(), name, errs)
+			}
 		}
 		if finalized(obj) {
 			out, err := s.remove(ctx, key, obj, kv.ModRevision, opts)
