@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 )
@@ -31,4 +32,15 @@ type Context struct {
 // an error only for a failure that should stop the manager.
 type Controller interface {
 	Run(ctx context.Context) error
+}
+
+// Deleted returns the object of an informer's delete notification, which is
+// either the object itself or, when the watch missed the deletion, a
+// tombstone holding its last known state.
+func Deleted[T any](obj any) (T, bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
 }

@@ -1,10 +1,10 @@
 package scheduler
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/cache"
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 func (s *Scheduler) onPodAdd(obj any) {
@@ -37,10 +37,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 }
 
 func (s *Scheduler) onPodDelete(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
@@ -149,10 +146,7 @@ func nodeSchedulingChanged(a, b *corev1.Node) bool {
 }
 
 func (s *Scheduler) onNodeDelete(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	node, ok := obj.(*corev1.Node)
+	node, ok := controller.Deleted[*corev1.Node](obj)
 	if !ok {
 		return
 	}
@@ -172,10 +166,7 @@ func (s *Scheduler) onNamespace(obj any) {
 }
 
 func (s *Scheduler) onNamespaceDelete(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if ns, ok := obj.(*corev1.Namespace); ok {
+	if ns, ok := controller.Deleted[*corev1.Namespace](obj); ok {
 		s.mu.Lock()
 		s.snap.RemoveNamespace(ns.Name)
 		s.mu.Unlock()

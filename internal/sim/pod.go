@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/controller"
 )
 
 func podNodeName(obj any) ([]string, error) {
@@ -36,10 +38,7 @@ func (s *Sim) onPod(obj any) {
 }
 
 func (s *Sim) onPodDelete(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	if pod, ok := obj.(*corev1.Pod); ok {
+	if pod, ok := controller.Deleted[*corev1.Pod](obj); ok {
 		s.startedMu.Lock()
 		delete(s.started, pod.UID)
 		s.startedMu.Unlock()
