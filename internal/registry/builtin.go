@@ -68,11 +68,11 @@ func Builtin() []*Resource {
 		with(core("services", "Service"), short("svc"), cats(all), status, func(r *Resource) { r.Fields = serviceFields }),
 
 		with(in(apps, "controllerrevisions", "ControllerRevision")),
-		with(in(apps, "daemonsets", "DaemonSet"), short("ds"), cats(all), status, generation),
-		with(in(apps, "deployments", "Deployment"), short("deploy"), cats(all), status, scale, generation),
-		with(in(apps, "replicasets", "ReplicaSet"), short("rs"), cats(all), status, scale, generation,
+		with(in(apps, "daemonsets", "DaemonSet"), short("ds"), cats(all), appsStatus, generation),
+		with(in(apps, "deployments", "Deployment"), short("deploy"), cats(all), appsStatus, scale, generation),
+		with(in(apps, "replicasets", "ReplicaSet"), short("rs"), cats(all), appsStatus, scale, generation,
 			func(r *Resource) { r.Fields = replicasFields }),
-		with(in(apps, "statefulsets", "StatefulSet"), short("sts"), cats(all), status, scale, generation),
+		with(in(apps, "statefulsets", "StatefulSet"), short("sts"), cats(all), appsStatus, scale, generation),
 
 		with(in(autoscalingv2.SchemeGroupVersion, "horizontalpodautoscalers", "HorizontalPodAutoscaler"), short("hpa"), cats(all), status, generation),
 		with(in(autoscalingv1.SchemeGroupVersion, "horizontalpodautoscalers", "HorizontalPodAutoscaler"), short("hpa"), cats(all), status, generation,
@@ -142,6 +142,7 @@ func cats(c []string) func(*Resource) { return func(r *Resource) { r.Categories 
 
 func cluster(r *Resource)    { r.Namespaced = false }
 func status(r *Resource)     { r.Status = true }
+func appsStatus(r *Resource) { r.Status, r.StatusWritesAnnotations = true, true }
 func scale(r *Resource)      { r.Scale = true }
 func generation(r *Resource) { r.Generation = true }
 

@@ -55,6 +55,9 @@ func (s *Store) prepareStatusUpdate(obj, cur runtime.Object) runtime.Object {
 	a, _ := meta.Accessor(obj)
 	o, _ := meta.Accessor(out)
 	o.SetResourceVersion(a.GetResourceVersion())
+	if s.res.StatusWritesAnnotations {
+		o.SetAnnotations(a.GetAnnotations())
+	}
 	return out
 }
 

@@ -26,6 +26,10 @@ type Resource struct {
 	Status bool
 	// KeepStatusOnCreate lets creators set status (nodes register with theirs).
 	KeepStatusOnCreate bool
+	// StatusWritesAnnotations lets status writes change annotations too, as
+	// upstream's apps strategies allow: the Deployment controller records
+	// the revision that way.
+	StatusWritesAnnotations bool
 	// Scale says the resource has an autoscaling/v1 Scale subresource.
 	Scale bool
 	// Generation says spec changes bump metadata.generation.

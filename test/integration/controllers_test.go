@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
+	"github.com/skiff-sh/skiff/internal/server"
 	"github.com/skiff-sh/skiff/internal/sim"
 )
 
@@ -210,4 +213,104 @@ func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, deploym
 func ownedBy(rs *appsv1.ReplicaSet, deployment string) bool {
 	ref := metav1.GetControllerOf(rs)
 	return ref != nil && ref.Kind == "Deployment" && ref.Name == deployment
+}
+
+// TestWorkloadBadInput sends invalid workloads through kubectl: each is
+// refused with 422 and its field path, and nothing is created.
+func TestWorkloadBadInput(t *testing.T) {
+	ts := startServer(t, t.TempDir(), withControllers())
+	k := newKubectl(t, kubectlLatest, ts.kubeconfig, "default")
+	dir := t.TempDir()
+	tests := []struct {
+		name, manifest, want string
+	}{
+		{"selector does not match template", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-selector}
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: b}}
+    spec: {containers: [{name: c, image: busybox}]}
+`, "spec.template.metadata.labels"},
+		{"negative replicas", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-replicas}
+spec:
+  replicas: -1
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: a}}
+    spec: {containers: [{name: c, image: busybox}]}
+`, "spec.replicas"},
+		{"invalid selector", `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: bad-operator}
+spec:
+  selector: {matchExpressions: [{key: app, operator: Near, values: [a]}]}
+  template:
+    metadata: {labels: {app: a}}
+    spec: {containers: [{name: c, image: busybox}]}
+`, "spec.selector"},
+		{"unknown priority class", `apiVersion: v1
+kind: Pod
+metadata: {name: bad-priority}
+spec:
+  priorityClassName: platinum
+  containers: [{name: c, image: busybox}]
+`, "spec.priorityClassName"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := fmt.Sprintf("%s/bad-%d.yaml", dir, i)
+			if err := os.WriteFile(path, []byte(tc.manifest), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := k.run(t, "apply", "-f", path)
+			if err == nil || !strings.Contains(out, "is invalid") || !strings.Contains(out, tc.want) {
+				t.Fatalf("kubectl apply: err %v, output:\n%s\nwant an Invalid error on %s", err, out, tc.want)
+			}
+		})
+	}
+	for _, kind := range []string{"deployments", "replicasets", "pods"} {
+		if out, _ := k.run(t, "get", kind, "-o", "name"); strings.TrimSpace(out) != "" {
+			t.Errorf("invalid input left %s behind: %s", kind, out)
+		}
+	}
+}
+
+// TestNodeLostMidRollout deletes a node while a Deployment rolls: its pods
+// are collected and replaced elsewhere, and the rollout still completes.
+func TestNodeLostMidRollout(t *testing.T) {
+	ts := startServer(t, t.TempDir(), withControllerConfig(server.ControllerConfig{
+		PodGC: podgc.Config{Interval: 200 * time.Millisecond, OrphanQuarantine: 500 * time.Millisecond},
+	}))
+	startSim(t, ts, sim.Config{Nodes: 3, HeartbeatInterval: time.Second})
+	k := newKubectl(t, kubectlLatest, ts.kubeconfig, "default")
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := k.run(t, args...); err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("apply", "-f", "testdata/httpd_deployment.yaml")
+	run("scale", "deployment/httpd-deployment", "--replicas=6")
+	run("rollout", "status", "deployment/httpd-deployment", "--timeout=60s")
+	run("set", "image", "deployment/httpd-deployment", "httpd=httpd:2")
+	run("delete", "node", "sim-node-2")
+	run("rollout", "status", "deployment/httpd-deployment", "--timeout=60s")
+	// Pods bound to the vanished node are collected and replaced.
+	eventually(t, 30*time.Second, "6 pods on the remaining nodes", func() (bool, error) {
+		n := 0
+		for _, p := range podsOf(t, ts.client, "default", "app=httpd_pod") {
+			if p.Spec.NodeName == "sim-node-2" {
+				return false, nil
+			}
+			if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				n++
+			}
+		}
+		return n == 6, nil
+	})
+	run("rollout", "status", "deployment/httpd-deployment", "--timeout=60s")
 }
