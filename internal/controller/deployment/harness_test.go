@@ -79,15 +79,12 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	})
 	// Nor resource versions, which informers and waitCaches rely on.
 	h.client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		var obj runtime.Object
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			obj = a.GetObject()
-		case k8stesting.UpdateAction:
-			obj = a.GetObject()
-		default:
+		// Creates and updates both carry the object they write.
+		w, ok := a.(interface{ GetObject() runtime.Object })
+		if !ok {
 			return false, nil, nil
 		}
+		obj := w.GetObject()
 		if m, err := meta.Accessor(obj); err == nil {
 			h.mu.Lock()
 			h.rv++

@@ -81,23 +81,14 @@ func selectsEverything(sel *metav1.LabelSelector) bool {
 	return sel == nil || (len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0)
 }
 
-// writeStatus stores d's status and revision annotation and refreshes d
-// with what the server returned, so later writes in the same sync do not
-// conflict with this one.
+// writeStatus stores d's status and revision annotation (the status
+// subresource of apps kinds keeps annotation changes) and refreshes d with
+// what the server returned, so later writes in the same sync do not conflict
+// with this one.
 func (dc *Controller) writeStatus(ctx context.Context, d *appsv1.Deployment) error {
 	out, err := dc.client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{})
 	if err != nil {
 		return fmt.Errorf("update status of deployment %s/%s: %w", d.Namespace, d.Name, err)
-	}
-	// Upstream's status subresource also persists annotations; a server
-	// that drops them there gets the revision through the main resource.
-	if rev, ok := d.Annotations[RevisionAnnotation]; ok && out.Annotations[RevisionAnnotation] != rev {
-		cp := out.DeepCopy()
-		setDeploymentRevision(cp, rev)
-		out, err = dc.client.AppsV1().Deployments(d.Namespace).Update(ctx, cp, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("record revision of deployment %s/%s: %w", d.Namespace, d.Name, err)
-		}
 	}
 	replicas := d.Spec.Replicas
 	out.DeepCopyInto(d)
