@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -21,8 +22,50 @@ import (
 )
 
 // clusterForBench starts a server with its controllers and n simulated nodes
-// and returns a clientset and the server's process RSS reader.
+// and returns a clientset.
 func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
+	cs := serverForBench(b)
+	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-simDone })
+	<-s.Ready()
+	return cs
+}
+
+// staticNodes registers n Ready nodes once, with no kubelet behind them, as
+// upstream's scheduler_perf does: what is measured is the scheduler and the
+// API, not heartbeats and pod status updates.
+func staticNodes(b *testing.B, cs kubernetes.Interface, n int) {
+	b.Helper()
+	ctx := context.Background()
+	var g errgroup.Group
+	g.SetLimit(64)
+	for i := range n {
+		g.Go(func() error {
+			node := &corev1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i), Labels: map[string]string{"kubernetes.io/hostname": fmt.Sprintf("node-%d", i)}},
+				Status: corev1.NodeStatus{
+					Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
+					Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
+					Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}},
+				},
+			}
+			_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// serverForBench starts a server with its controllers.
+func serverForBench(b *testing.B) kubernetes.Interface {
 	b.Helper()
 	srv, err := New(nil, Config{
 		DataDir:        b.TempDir(),
@@ -43,24 +86,24 @@ func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
 		b.Fatal(err)
 	}
 	cfg.QPS, cfg.Burst = -1, 0
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	simDone := make(chan error, 1)
-	go func() { simDone <- s.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-simDone })
-	<-s.Ready()
-	return cs
+	return kubernetes.NewForConfigOrDie(cfg)
 }
 
-// BenchmarkScheduleThroughput creates 10,000 pods on 5,000 simulated nodes
-// (override with SKIFF_BENCH_NODES / SKIFF_BENCH_PODS) and reports pods
-// scheduled and bound per second, from the first create to the last bind.
+// BenchmarkScheduleThroughput creates 10,000 pods on 5,000 nodes (override
+// with SKIFF_BENCH_NODES / SKIFF_BENCH_PODS) and reports pods scheduled and
+// bound per second, from the first create to the last bind. The nodes are
+// simulated (heartbeats, pods started) unless SKIFF_BENCH_STATIC_NODES=1
+// registers them once with nothing behind them, as upstream's
+// scheduler_perf does.
 func BenchmarkScheduleThroughput(b *testing.B) {
 	nodes, pods := envInt("SKIFF_BENCH_NODES", 5000), envInt("SKIFF_BENCH_PODS", 10000)
-	cs := clusterForBench(b, nodes)
+	var cs kubernetes.Interface
+	if os.Getenv("SKIFF_BENCH_STATIC_NODES") == "1" {
+		cs = serverForBench(b)
+		staticNodes(b, cs, nodes)
+	} else {
+		cs = clusterForBench(b, nodes)
+	}
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
 		ns := fmt.Sprintf("bench-%d", i)
