@@ -107,6 +107,10 @@ func TestDeploymentLifecycle(t *testing.T) {
 		}
 	}
 
+	run("ScalingReplicaSet", "describe", "deployment", "httpd-deployment")
+	run("Successfully assigned default/", "describe", "pod", pods[0].Name)
+	run("SuccessfulCreate", "describe", "rs")
+
 	run("scaled", "scale", "deployment/httpd-deployment", "--replicas=10")
 	rollout()
 	run("10/10", "get", "deployment", "httpd-deployment")
