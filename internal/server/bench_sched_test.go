@@ -15,16 +15,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/sim"
-	"github.com/skiff-sh/skiff/internal/storage/storagetest"
 )
 
 // clusterForBench starts a server with its controllers and n simulated nodes
 // and returns a clientset.
 func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
-	cs := serverForBench(b)
+	cs := benchServer(b)
 	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
 	if err != nil {
 		b.Fatal(err)
@@ -64,31 +62,6 @@ func staticNodes(b *testing.B, cs kubernetes.Interface, n int) {
 	}
 }
 
-// serverForBench starts a server with its controllers.
-func serverForBench(b *testing.B) kubernetes.Interface {
-	b.Helper()
-	srv, err := New(nil, Config{
-		DataDir:        b.TempDir(),
-		HTTPSPort:      storagetest.FreePort(b),
-		EtcdClientPort: storagetest.FreePort(b),
-		EtcdPeerPort:   storagetest.FreePort(b),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	<-srv.Ready()
-	cfg, err := clientcmd.BuildConfigFromFlags("", srv.KubeconfigPath())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = -1, 0
-	return kubernetes.NewForConfigOrDie(cfg)
-}
-
 // BenchmarkScheduleThroughput creates 10,000 pods on 5,000 nodes (override
 // with SKIFF_BENCH_NODES / SKIFF_BENCH_PODS) and reports pods scheduled and
 // bound per second, from the first create to the last bind. The nodes are
@@ -99,7 +72,7 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 	nodes, pods := envInt("SKIFF_BENCH_NODES", 5000), envInt("SKIFF_BENCH_PODS", 10000)
 	var cs kubernetes.Interface
 	if os.Getenv("SKIFF_BENCH_STATIC_NODES") == "1" {
-		cs = serverForBench(b)
+		cs = benchServer(b)
 		staticNodes(b, cs, nodes)
 	} else {
 		cs = clusterForBench(b, nodes)

@@ -212,7 +212,12 @@ func (s *Server) Run(ctx context.Context) error {
 		<-gctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(shutdown)
+		if err := srv.Shutdown(shutdown); err != nil {
+			// Long-running watches may outlast the grace period: cut them.
+			s.log.Warn("closing connections that outlasted shutdown", "err", err)
+			return srv.Close()
+		}
+		return nil
 	})
 	if etcdErr != nil {
 		g.Go(func() error {
