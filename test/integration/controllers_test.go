@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,53 @@ func TestNodeLostMidRollout(t *testing.T) {
 		return n == 6, nil
 	})
 	run("rollout", "status", "deployment/httpd-deployment", "--timeout=60s")
+}
+
+// TestReplicationController drives a ReplicationController through kubectl:
+// it creates its pods, scales, and replaces a deleted pod.
+func TestReplicationController(t *testing.T) {
+	ts := startServer(t, t.TempDir(), withControllers())
+	startSim(t, ts, sim.Config{Nodes: 2, HeartbeatInterval: time.Second})
+	k := newKubectl(t, kubectlLatest, ts.kubeconfig, "default")
+	manifest := filepath.Join(t.TempDir(), "rc.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: ReplicationController
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: busybox}]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	running := func(n int) func() (bool, error) {
+		return func() (bool, error) {
+			live := 0
+			for _, p := range podsOf(t, ts.client, "default", "app=web") {
+				if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+					live++
+				}
+			}
+			return live == n, nil
+		}
+	}
+	for _, step := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"apply", "-f", manifest}, 3},
+		{[]string{"scale", "rc/web", "--replicas=5"}, 5},
+		{[]string{"delete", "pod", "-l", "app=web", "--wait=false", "--field-selector", "status.phase=Running"}, 5},
+		{[]string{"scale", "rc/web", "--replicas=1"}, 1},
+	} {
+		if out, err := k.run(t, step.args...); err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", step.args, err, out)
+		}
+		eventually(t, 20*time.Second, fmt.Sprintf("%d pods after %v", step.want, step.args), running(step.want))
+	}
+	if out, err := k.run(t, "get", "rc", "web"); err != nil || !strings.Contains(out, "web") {
+		t.Fatalf("kubectl get rc: %v\n%s", err, out)
+	}
 }
