@@ -111,9 +111,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, st *registry.Store,
 	case asTable:
 		return s.writeTable(w, st, []*watchcache.Object{o}, metav1.ListMeta{ResourceVersion: strconv.FormatInt(o.Rev, 10)}, out)
 	case asPartial:
-		return writePartial(w, o.Obj)
+		return writePartial(w, o.Obj, out)
 	}
-	if out.protobuf {
+	if out.protobuf { // objects only: Tables and partial metadata returned above
 		msg, err := o.Protobuf()
 		if err != nil {
 			return apierrors.NewInternalError(err)
@@ -162,7 +162,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, st *registry.Store
 	case asTable:
 		return s.writeTable(w, st, res.Items, lm, out)
 	case asPartial:
-		return writePartialList(w, res.Items, lm)
+		return writePartialList(w, res.Items, lm, out)
 	}
 	if out.protobuf {
 		b, err := protobufList(st.Resource().GVK(), res.Items, lm)

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/skiff-sh/skiff/internal/envelope"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage/watchcache"
 )
@@ -73,6 +74,7 @@ func negotiate(r *http.Request) (output, error) {
 		case "PartialObjectMetadata", "PartialObjectMetadataList":
 			if params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
 				out.as = asPartial
+				out.protobuf = mt == protobufType
 				return out, nil
 			}
 		case "":
@@ -100,16 +102,28 @@ func partialOf(obj runtime.Object) (*metav1.PartialObjectMetadata, error) {
 	}, nil
 }
 
-func writePartial(w http.ResponseWriter, obj runtime.Object) error {
+// partialGVK is the kind metadata-only clients (such as the garbage
+// collector) receive.
+var partialGVK = metav1.SchemeGroupVersion.WithKind("PartialObjectMetadata")
+
+func writePartial(w http.ResponseWriter, obj runtime.Object, out output) error {
 	p, err := partialOf(obj)
 	if err != nil {
 		return apierrors.NewInternalError(err)
+	}
+	if out.protobuf {
+		b, err := envelope.Marshal(partialGVK, p)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProtobuf(w, http.StatusOK, b)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
 }
 
-func writePartialList(w http.ResponseWriter, items []*watchcache.Object, lm metav1.ListMeta) error {
+func writePartialList(w http.ResponseWriter, items []*watchcache.Object, lm metav1.ListMeta, out output) error {
 	list := metav1.PartialObjectMetadataList{
 		TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"},
 		ListMeta: lm,
@@ -122,6 +136,14 @@ func writePartialList(w http.ResponseWriter, items []*watchcache.Object, lm meta
 		}
 		p.TypeMeta = metav1.TypeMeta{}
 		list.Items = append(list.Items, *p)
+	}
+	if out.protobuf {
+		b, err := envelope.Marshal(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadataList"), &list)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProtobuf(w, http.StatusOK, b)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, &list)
 	return nil

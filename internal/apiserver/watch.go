@@ -128,11 +128,7 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 		return err
 	}
 	if ws.out.protobuf {
-		msg, err := o.Protobuf()
-		if err != nil {
-			return err
-		}
-		return ws.sendProtobuf(t, msg)
+		return ws.sendProtobuf(t, o)
 	}
 	var b bytes.Buffer
 	b.WriteString(`{"type":"`)
@@ -177,7 +173,10 @@ func (ws *watchStream) send(t watch.EventType, o *watchcache.Object) error {
 func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 	gvk := ws.st.Resource().GVK()
 	if ws.out.protobuf {
-		obj := ws.st.Resource().New()
+		obj, kind := ws.st.Resource().New(), gvk
+		if ws.out.as == asPartial {
+			obj, kind = &metav1.PartialObjectMetadata{}, partialGVK
+		}
 		a, err := meta.Accessor(obj)
 		if err != nil {
 			return err
@@ -186,11 +185,11 @@ func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 		if initialEnd {
 			a.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 		}
-		msg, err := obj.(interface{ Marshal() ([]byte, error) }).Marshal()
+		b, err := envelope.Marshal(kind, obj)
 		if err != nil {
 			return err
 		}
-		return ws.sendProtobuf(watch.Bookmark, msg)
+		return ws.writeFrame(watch.Bookmark, b)
 	}
 	obj := map[string]any{
 		"kind":       gvk.Kind,
@@ -208,12 +207,32 @@ func (ws *watchStream) bookmark(rev int64, initialEnd bool) error {
 	return err
 }
 
-// sendProtobuf writes one event frame around an object's protobuf message.
-func (ws *watchStream) sendProtobuf(t watch.EventType, msg []byte) error {
-	obj, err := envelope.Wrap(ws.st.Resource().GVK(), msg)
-	if err != nil {
-		return err
+// sendProtobuf writes one event frame carrying the object, or its partial
+// metadata for metadata-only watches.
+func (ws *watchStream) sendProtobuf(t watch.EventType, o *watchcache.Object) error {
+	var obj []byte
+	if ws.out.as == asPartial {
+		p, err := partialOf(o.Obj)
+		if err != nil {
+			return err
+		}
+		if obj, err = envelope.Marshal(partialGVK, p); err != nil {
+			return err
+		}
+	} else {
+		msg, err := o.Protobuf()
+		if err != nil {
+			return err
+		}
+		if obj, err = envelope.Wrap(ws.st.Resource().GVK(), msg); err != nil {
+			return err
+		}
 	}
+	return ws.writeFrame(t, obj)
+}
+
+// writeFrame writes one length-prefixed protobuf watch event.
+func (ws *watchStream) writeFrame(t watch.EventType, obj []byte) error {
 	frame, err := protobufWatchFrame(string(t), obj)
 	if err != nil {
 		return err
