@@ -181,19 +181,24 @@ func (r *Registry) Bootstrap(ctx context.Context) error {
 }
 
 // checkNamespace refuses creation in a namespace that does not exist or is
-// being deleted. It reads etcd, not the cache: a namespace deleted an instant
-// ago must already refuse new content, or the namespace controller could
-// finish emptying it while something new lands in it.
-func (r *Registry) checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string) error {
+// being deleted, and returns a guard on the namespace's key: the create
+// commits only if the namespace is still the version checked here, so a
+// namespace deleted an instant ago cannot receive new content even when the
+// check was answered from the cache. fresh reads etcd instead of the cache.
+func (r *Registry) checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string, fresh bool) (storage.Guard, error) {
 	s := r.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
-	o, err := s.Get(ctx, "", name, "")
-	if err != nil {
-		return err
+	key := s.key("", name)
+	o, _, ok := s.cache.Get(key)
+	if fresh || !ok {
+		var err error
+		if o, err = s.Get(ctx, "", name, ""); err != nil {
+			return storage.Guard{}, err
+		}
 	}
 	ns := o.Obj.(*corev1.Namespace)
 	if ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil {
-		return apierrors.NewForbidden(gr, objName,
+		return storage.Guard{}, apierrors.NewForbidden(gr, objName,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
 	}
-	return nil
+	return storage.Guard{Key: key, ModRevision: o.Rev}, nil
 }

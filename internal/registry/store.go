@@ -37,7 +37,7 @@ type Store struct {
 
 // namespaceChecker answers whether objects may be created in a namespace.
 type namespaceChecker interface {
-	checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string) error
+	checkNamespace(ctx context.Context, name string, gr schema.GroupResource, objName string, fresh bool) (storage.Guard, error)
 }
 
 // Resource describes what the store serves.
@@ -271,8 +271,9 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		return nil, apierrors.NewInvalid(s.res.GVK().GroupKind(), "", fieldErrors("metadata.name", "", "name or generateName is required"))
 	}
 	s.prepareCreate(obj, a)
+	var guard storage.Guard
 	if s.res.Namespaced {
-		if err := s.ns.checkNamespace(ctx, ns, gr, a.GetName()); err != nil {
+		if guard, err = s.ns.checkNamespace(ctx, ns, gr, a.GetName(), false); err != nil {
 			return nil, err
 		}
 	}
@@ -303,9 +304,16 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		rev, err := s.kv.Create(ctx, s.key(a.GetNamespace(), a.GetName()), data, claims...)
+		rev, err := s.kv.CreateGuarded(ctx, s.key(a.GetNamespace(), a.GetName()), data, guard, claims...)
 		if errors.Is(err, storage.ErrClaimTaken) && attempt < 3 {
 			continue // another writer took an allocated value first: allocate again
+		}
+		if errors.Is(err, storage.ErrGuardChanged) && attempt < 3 {
+			// The namespace changed since the check: check it again in etcd.
+			if guard, err = s.ns.checkNamespace(ctx, ns, gr, a.GetName(), true); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if errors.Is(err, storage.ErrExists) && generated && attempt < 8 {
 			continue

@@ -22,7 +22,7 @@ import (
 // clusterForBench starts a server with its controllers and n simulated nodes
 // and returns a clientset.
 func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
-	cs := benchServer(b)
+	cs := benchServer(b, true)
 	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +72,7 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 	nodes, pods := envInt("SKIFF_BENCH_NODES", 5000), envInt("SKIFF_BENCH_PODS", 10000)
 	var cs kubernetes.Interface
 	if os.Getenv("SKIFF_BENCH_STATIC_NODES") == "1" {
-		cs = benchServer(b)
+		cs = benchServer(b, true)
 		staticNodes(b, cs, nodes)
 	} else {
 		cs = clusterForBench(b, nodes)

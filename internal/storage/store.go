@@ -25,6 +25,8 @@ var (
 	ErrTooNew = errors.New("storage: revision not yet reached")
 	// ErrClaimTaken means a unique value the write claims is held already.
 	ErrClaimTaken = errors.New("storage: claim already taken")
+	// ErrGuardChanged means the key a write was guarded by has changed.
+	ErrGuardChanged = errors.New("storage: guard changed")
 )
 
 // KeyValue is one stored object as read from etcd.
@@ -56,7 +58,24 @@ func (s *Store) Close() error { return s.watcher.Close() }
 // the same transaction, pointing at key, so that unique values (cluster IPs,
 // node ports) are taken atomically with the object that holds them.
 func (s *Store) Create(ctx context.Context, key string, value []byte, claims ...string) (int64, error) {
+	return s.CreateGuarded(ctx, key, value, Guard{}, claims...)
+}
+
+// Guard makes a write conditional on another key being unchanged: a
+// namespaced object is created only while its namespace is still the one
+// that was checked.
+type Guard struct {
+	Key         string
+	ModRevision int64
+}
+
+// CreateGuarded is Create that also requires guard's key to be at its
+// ModRevision (no guard when Key is empty).
+func (s *Store) CreateGuarded(ctx context.Context, key string, value []byte, guard Guard, claims ...string) (int64, error) {
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	if guard.Key != "" {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(guard.Key), "=", guard.ModRevision))
+	}
 	ops := []clientv3.Op{clientv3.OpPut(key, string(value))}
 	cmps, ops = withClaims(cmps, ops, key, claims)
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
@@ -64,6 +83,12 @@ func (s *Store) Create(ctx context.Context, key string, value []byte, claims ...
 		return 0, fmt.Errorf("create %q: %w", key, interpret(err))
 	}
 	if !resp.Succeeded {
+		if guard.Key != "" {
+			g, err := s.client.Get(ctx, guard.Key, clientv3.WithKeysOnly())
+			if err == nil && (len(g.Kvs) == 0 || g.Kvs[0].ModRevision != guard.ModRevision) {
+				return 0, fmt.Errorf("create %q: %q: %w", key, guard.Key, ErrGuardChanged)
+			}
+		}
 		return 0, s.whyFailed(ctx, key, claims, true)
 	}
 	return resp.Header.Revision, nil

@@ -31,6 +31,18 @@ func TestWritesAndClaims(t *testing.T) {
 		{"update of a missing key", func() error { _, err := s.Update(ctx, "/objs/none", []byte("x"), 1, nil, nil); return err }, storage.ErrNotFound},
 		{"delete releases the claim", func() error { _, err := s.Delete(ctx, "/objs/a", rev, claim); return err }, nil},
 		{"claim free again", func() error { _, err := s.Create(ctx, "/objs/b", []byte("b"), claim); return err }, nil},
+		{"guard at its revision", func() error {
+			g, err := s.Get(ctx, "/objs/b")
+			if err != nil {
+				return err
+			}
+			_, err = s.CreateGuarded(ctx, "/objs/c", []byte("c"), storage.Guard{Key: "/objs/b", ModRevision: g.ModRevision})
+			return err
+		}, nil},
+		{"guard changed", func() error {
+			_, err := s.CreateGuarded(ctx, "/objs/d", []byte("d"), storage.Guard{Key: "/objs/b", ModRevision: 1})
+			return err
+		}, storage.ErrGuardChanged},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
