@@ -303,48 +303,32 @@ func findActiveOrLatest(newRS *appsv1.ReplicaSet, oldRSs []*appsv1.ReplicaSet) *
 	}
 }
 
-// specReplicas sums spec.replicas over rss.
+// sumReplicas adds up one count over rss, skipping nil entries (a missing
+// new ReplicaSet).
+func sumReplicas(rss []*appsv1.ReplicaSet, count func(*appsv1.ReplicaSet) int32) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += count(rs)
+		}
+	}
+	return n
+}
+
 func specReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += *rs.Spec.Replicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return *rs.Spec.Replicas })
 }
 
-// statusReplicas sums status.replicas over rss.
 func statusReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.Replicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.Replicas })
 }
 
-// readyReplicas sums status.readyReplicas over rss.
 func readyReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.ReadyReplicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.ReadyReplicas })
 }
 
-// availableReplicas sums status.availableReplicas over rss.
 func availableReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.AvailableReplicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
 }
 
 // isSaturated reports whether rs alone runs the whole Deployment: sized for
