@@ -68,7 +68,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Sto
 	if err != nil {
 		return err
 	}
-	obj = s.fields.update(res, "", res.New(), obj, wr.manager)
+	obj = s.fields.create(res, obj, wr.manager)
 	created, err := st.Create(r.Context(), info.Namespace, obj, registry.WriteOptions{DryRun: wr.dryRun})
 	if err != nil {
 		return err
@@ -144,6 +144,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, st *registry.Stor
 	}
 	sub := info.Subresource
 	fn := func(cur runtime.Object) (runtime.Object, error) {
+		if cur == nil {
+			// Only PUT creates, even where PUT may: a patch of nothing is
+			// not found, and an apply creates below.
+			return nil, apierrors.NewNotFound(res.GroupResource(), info.Name)
+		}
 		var next runtime.Object
 		var err error
 		if applied != nil {

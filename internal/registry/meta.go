@@ -78,20 +78,6 @@ func specEqual(a, b runtime.Object) bool {
 	return true
 }
 
-// unchanged reports an update that would store the same object again.
-func unchanged(obj, cur runtime.Object) bool {
-	a, _ := meta.Accessor(obj)
-	c, _ := meta.Accessor(cur)
-	rv := a.GetResourceVersion()
-	gvk := obj.GetObjectKind().GroupVersionKind()
-	a.SetResourceVersion(c.GetResourceVersion())
-	obj.GetObjectKind().SetGroupVersionKind(cur.GetObjectKind().GroupVersionKind())
-	same := equality.Semantic.DeepEqual(obj, cur)
-	a.SetResourceVersion(rv)
-	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	return same
-}
-
 func fieldOf(obj runtime.Object, name string) reflect.Value {
 	return reflect.ValueOf(obj).Elem().FieldByName(name)
 }

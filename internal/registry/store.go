@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -361,7 +362,8 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 	gr := s.res.GroupResource()
 	key := s.key(ns, name)
 	for attempt := 0; ; attempt++ {
-		kv, err := s.kv.Get(ctx, key)
+		fromCache := attempt == 0
+		cur, err := s.read(ctx, key, fromCache)
 		if errors.Is(err, storage.ErrNotFound) {
 			if !s.res.CreateOnUpdate || subresource != "" {
 				return nil, false, apierrors.NewNotFound(gr, name)
@@ -379,11 +381,7 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 		if err != nil {
 			return nil, false, apiError(err, gr, name)
 		}
-		cur, err := s.codec.Decode(kv.Value, kv.ModRevision)
-		if err != nil {
-			return nil, false, apierrors.NewInternalError(err)
-		}
-		obj, err := fn(cur.DeepCopyObject())
+		obj, err := fn(cur.obj.DeepCopyObject())
 		if err != nil {
 			return nil, false, err
 		}
@@ -398,49 +396,52 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 			return nil, false, err
 		}
 		wanted := a.GetResourceVersion()
-		if wanted != "" && wanted != strconv.FormatInt(kv.ModRevision, 10) {
+		if wanted != "" && wanted != strconv.FormatInt(cur.rev, 10) {
+			if fromCache {
+				continue // the cache may be behind the writer: etcd decides
+			}
 			return nil, false, apierrors.NewConflict(gr, name, errors.New(conflictMessage))
 		}
 		// From here the update is against the revision read: an unconditional
 		// update carries it like a conditional one.
-		a.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
+		a.SetResourceVersion(strconv.FormatInt(cur.rev, 10))
 		switch subresource {
 		case "status":
-			obj = s.prepareStatusUpdate(obj, cur)
+			obj = s.prepareStatusUpdate(obj, cur.obj)
 			a, _ = meta.Accessor(obj)
 		case "":
-			s.prepareUpdate(obj, cur)
+			s.prepareUpdate(obj, cur.obj)
 			s.hooks.defaults(obj)
 		}
 		var claims, releases []string
 		if subresource == "" {
-			if claims, releases, err = s.hooks.beforeUpdate(ctx, obj, cur); err != nil {
+			if claims, releases, err = s.hooks.beforeUpdate(ctx, obj, cur.obj); err != nil {
 				return nil, false, err
 			}
 		}
 		if subresource != SubresourceBinding {
-			if errs := s.hooks.validateUpdate(obj, cur, subresource, s.res); len(errs) > 0 {
+			if errs := s.hooks.validateUpdate(obj, cur.obj, subresource, s.res); len(errs) > 0 {
 				return nil, false, apierrors.NewInvalid(s.res.GVK().GroupKind(), name, errs)
 			}
 		}
 		if finalized(obj) {
-			out, err := s.remove(ctx, key, obj, kv.ModRevision, opts)
+			out, err := s.remove(ctx, key, obj, cur.rev, opts)
 			if errors.Is(err, storage.ErrConflict) && wanted == "" && attempt < 10 {
 				continue
 			}
 			return out, false, apiError(err, gr, name)
 		}
-		if unchanged(obj, cur) && len(claims) == 0 {
-			return cur, false, nil
-		}
-		if opts.DryRun {
-			return obj, false, nil
-		}
 		data, err := s.codec.storageBytes(obj)
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
 		}
-		rev, err := s.kv.Update(ctx, key, data, kv.ModRevision, claims, releases)
+		if len(claims) == 0 && bytes.Equal(data, cur.stored) {
+			return cur.obj, false, nil
+		}
+		if opts.DryRun {
+			return obj, false, nil
+		}
+		rev, err := s.kv.Update(ctx, key, data, cur.rev, claims, releases)
 		if (errors.Is(err, storage.ErrConflict) && wanted == "") || errors.Is(err, storage.ErrClaimTaken) {
 			if attempt < 10 {
 				continue
@@ -453,6 +454,34 @@ func (s *Store) Update(ctx context.Context, ns, name, subresource string, fn Upd
 		obj.GetObjectKind().SetGroupVersionKind(s.res.GVK())
 		return obj, false, nil
 	}
+}
+
+// current is the state a write starts from.
+type current struct {
+	obj    runtime.Object // the writer's own copy
+	rev    int64
+	stored []byte // the value as etcd holds it
+}
+
+// read returns the state of key. A write's first attempt may start from the
+// watch cache, as upstream's storage does: a stale copy costs a conflict and
+// a retry from etcd, while a fresh one, the common case, saves an etcd read
+// and a decode.
+func (s *Store) read(ctx context.Context, key string, fromCache bool) (current, error) {
+	if fromCache && s.cache != nil {
+		if o, _, ok := s.cache.Get(key); ok && o.Stored != nil {
+			return current{obj: o.Obj.DeepCopyObject(), rev: o.Rev, stored: o.Stored}, nil
+		}
+	}
+	kv, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return current{}, err
+	}
+	obj, err := s.codec.Decode(kv.Value, kv.ModRevision)
+	if err != nil {
+		return current{}, apierrors.NewInternalError(err)
+	}
+	return current{obj: obj, rev: kv.ModRevision, stored: kv.Value}, nil
 }
 
 func checkName(obj runtime.Object, name string) error {

@@ -21,13 +21,22 @@ import (
 )
 
 // benchServer starts a server for a benchmark and returns a clientset.
-func benchServer(b *testing.B, controllers bool) *kubernetes.Clientset {
-	return benchClients(b, 1, controllers)[0]
+func benchServer(b *testing.B, setup benchSetup) *kubernetes.Clientset {
+	return benchClients(b, 1, setup)[0]
+}
+
+// benchSetup says what a benchmark's server runs and how its clients talk.
+type benchSetup struct {
+	// controllers runs the scheduler and the controller manager.
+	controllers bool
+	// protobuf makes the clients send and accept protobuf, as the
+	// components of a cluster do; kubectl and most tools speak JSON.
+	protobuf bool
 }
 
 // benchClients starts a server for a benchmark and returns n clientsets,
 // each with its own connection, as n separate clients would have.
-func benchClients(b *testing.B, n int, controllers bool) []*kubernetes.Clientset {
+func benchClients(b *testing.B, n int, setup benchSetup) []*kubernetes.Clientset {
 	b.Helper()
 	srv, err := New(nil, Config{
 		DataDir:        b.TempDir(),
@@ -36,7 +45,7 @@ func benchClients(b *testing.B, n int, controllers bool) []*kubernetes.Clientset
 		EtcdPeerPort:   storagetest.FreePort(b),
 		// The API benchmarks measure the API alone: a scheduler would
 		// answer every nodeless pod with a status write and an event.
-		DisableControllerManager: !controllers,
+		DisableControllerManager: !setup.controllers,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -55,6 +64,9 @@ func benchClients(b *testing.B, n int, controllers bool) []*kubernetes.Clientset
 		b.Fatal(err)
 	}
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit: measure the server
+	if setup.protobuf {
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	}
 	out := make([]*kubernetes.Clientset, n)
 	for i := range out {
 		c := rest.CopyConfig(cfg)
@@ -80,7 +92,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 // BenchmarkPodCreate creates pods one after another from a single client over
 // loopback and reports the latency percentiles.
 func BenchmarkPodCreate(b *testing.B) {
-	cs := benchServer(b, false)
+	cs := benchServer(b, benchSetup{})
 	ctx := context.Background()
 	var lat []time.Duration
 	i := 0
@@ -101,7 +113,7 @@ func BenchmarkPodCreate(b *testing.B) {
 // took to receive each ADDED event.
 func BenchmarkWatchFanout(b *testing.B) {
 	const watchers, clients = 1000, 10
-	all := benchClients(b, clients, false)
+	all := benchClients(b, clients, benchSetup{})
 	cs := all[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

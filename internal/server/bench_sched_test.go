@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 // clusterForBench starts a server with its controllers and n simulated nodes
 // and returns a clientset.
 func clusterForBench(b *testing.B, nodes int) kubernetes.Interface {
-	cs := benchServer(b, true)
+	cs := benchServer(b, benchSetup{controllers: true, protobuf: true})
 	s, err := sim.New(nil, cs, sim.Config{Nodes: nodes, Concurrency: 64})
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +73,7 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 	nodes, pods := envInt("SKIFF_BENCH_NODES", 5000), envInt("SKIFF_BENCH_PODS", 10000)
 	var cs kubernetes.Interface
 	if os.Getenv("SKIFF_BENCH_STATIC_NODES") == "1" {
-		cs = benchServer(b, true)
+		cs = benchServer(b, benchSetup{controllers: true, protobuf: true})
 		staticNodes(b, cs, nodes)
 	} else {
 		cs = clusterForBench(b, nodes)
@@ -103,6 +104,7 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 				}
 			}
 		}()
+		stopProfile := measuredProfile(b)
 		start := time.Now()
 		var g errgroup.Group
 		g.SetLimit(64)
@@ -123,10 +125,34 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 			b.Fatalf("only %d of %d pods bound after 5 minutes", bound.Load(), pods)
 		}
 		w.Stop()
+		stopProfile()
 		elapsed := end.Sub(start)
 		b.ReportMetric(float64(pods)/elapsed.Seconds(), "pods/s")
 		b.ReportMetric(float64(pods)/created.Seconds(), "creates/s")
 		b.ReportMetric(float64(rssBytes())/(1<<20), "rss-MiB")
+	}
+}
+
+// measuredProfile writes a CPU profile of the measured phase alone to the
+// file SKIFF_BENCH_CPUPROFILE names, leaving out the cluster's setup that
+// -cpuprofile would include. It returns the function that stops it.
+func measuredProfile(b *testing.B) func() {
+	path := os.Getenv("SKIFF_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
 

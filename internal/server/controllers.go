@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/authn"
 	"github.com/skiff-sh/skiff/internal/controller"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
@@ -17,7 +19,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
-	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/loopback"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
@@ -30,23 +32,28 @@ type ControllerConfig struct {
 	PodGC         podgc.Config
 }
 
-// loopbackConfig is how the server's own components reach its API: over
-// HTTPS on loopback with the admin certificate, like any other client.
-func (s *Server) loopbackConfig(certs *pki.Material) *rest.Config {
-	certPEM, keyPEM := certs.AdminPEM()
+// loopbackConfig is how the server's own components reach its API: in
+// process, through the API handler itself, as the user upstream's loopback
+// client is. The requests are the ones any client sends; only the socket,
+// TLS and HTTP/2 framing are left out.
+func (s *Server) loopbackConfig(api http.Handler) *rest.Config {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := &authn.User{Name: "system:apiserver", Groups: []string{authn.GroupMasters, authn.GroupAuthenticated}}
+		api.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), u)))
+	})
 	return &rest.Config{
-		Host:            s.url,
-		TLSClientConfig: rest.TLSClientConfig{CAData: certs.CAPEM(), CertData: certPEM, KeyData: keyPEM},
-		QPS:             -1, // in-process components are not rate limited
-		UserAgent:       "skiff-controller-manager",
-		ContentConfig:   rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"},
+		Host:          s.url,
+		Transport:     loopback.New(h),
+		QPS:           -1, // in-process components are not rate limited
+		UserAgent:     "skiff-controller-manager",
+		ContentConfig: rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"},
 	}
 }
 
 // runControllers runs the scheduler and the controllers under leader
 // election until ctx ends.
-func (s *Server) runControllers(ctx context.Context, certs *pki.Material, reg *registry.Registry) error {
-	cfg := s.loopbackConfig(certs)
+func (s *Server) runControllers(ctx context.Context, api http.Handler, reg *registry.Registry) error {
+	cfg := s.loopbackConfig(api)
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)

@@ -9,15 +9,17 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
 // embeddedEtcd is a single-member etcd on loopback inside the server process.
 type embeddedEtcd struct {
 	etcd *embed.Etcd
+	url  string // the client URL on loopback
 }
 
-func startEtcd(ctx context.Context, dir string, clientPort, peerPort int) (*embeddedEtcd, string, error) {
+func startEtcd(ctx context.Context, dir string, clientPort, peerPort int) (*embeddedEtcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
 	cfg.Dir = filepath.Join(dir, "etcd")
@@ -32,24 +34,38 @@ func startEtcd(ctx context.Context, dir string, clientPort, peerPort int) (*embe
 	cfg.TickMs, cfg.ElectionMs = 10, 100
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("start embedded etcd: %w", err)
+		return nil, fmt.Errorf("start embedded etcd: %w", err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
 		e.Close()
-		return nil, "", fmt.Errorf("embedded etcd: %w", err)
+		return nil, fmt.Errorf("embedded etcd: %w", err)
 	case <-ctx.Done():
 		e.Close()
-		return nil, "", ctx.Err()
+		return nil, ctx.Err()
 	case <-time.After(60 * time.Second):
 		e.Close()
-		return nil, "", fmt.Errorf("embedded etcd not ready after 60s")
+		return nil, fmt.Errorf("embedded etcd not ready after 60s")
 	}
-	return &embeddedEtcd{etcd: e}, client.String(), nil
+	return &embeddedEtcd{etcd: e, url: client.String()}, nil
 }
 
 func (e *embeddedEtcd) Err() <-chan error { return e.etcd.Err() }
+
+// clients returns the clients the storage layer uses. Reads and writes call
+// the member in process, skipping gRPC's encoding, HTTP/2 and the loopback
+// socket, which on a busy control plane cost more than etcd's own work.
+// Watches go through the socket: etcd's in-process watch adapter passes
+// messages over unbuffered channels in both directions and deadlocks when
+// many watches are cancelled at once, as they are at shutdown.
+func (e *embeddedEtcd) clients() (kv, watch *clientv3.Client, err error) {
+	watch, err = newEtcdClient([]string{e.url})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v3client.New(e.etcd.Server), watch, nil
+}
 
 func (e *embeddedEtcd) Close() { e.etcd.Close() }
 

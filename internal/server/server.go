@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
@@ -148,23 +149,29 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 
-	endpoints := s.cfg.EtcdEndpoints
+	var kvClient, watchClient *clientv3.Client
 	var etcdErr <-chan error
-	if len(endpoints) == 0 {
-		e, url, err := startEtcd(ctx, s.cfg.DataDir, s.cfg.EtcdClientPort, s.cfg.EtcdPeerPort)
+	if endpoints := s.cfg.EtcdEndpoints; len(endpoints) > 0 {
+		c, err := newEtcdClient(endpoints)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		kvClient, watchClient = c, c
+	} else {
+		e, err := startEtcd(ctx, s.cfg.DataDir, s.cfg.EtcdClientPort, s.cfg.EtcdPeerPort)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
-		endpoints, etcdErr = []string{url}, e.Err()
+		if kvClient, watchClient, err = e.clients(); err != nil {
+			return err
+		}
+		defer kvClient.Close()
+		defer watchClient.Close()
+		etcdErr = e.Err()
 	}
-	client, err := newEtcdClient(endpoints)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	kv := storage.New(client)
-	defer kv.Close()
+	kv := storage.New(kvClient, watchClient)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -242,7 +249,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.cfg.DisableControllerManager {
 			return nil
 		}
-		return s.runControllers(gctx, certs, reg)
+		return s.runControllers(gctx, api, reg)
 	})
 	return g.Wait()
 }

@@ -40,18 +40,15 @@ type KeyValue struct {
 
 // Store reads and writes encoded objects in etcd.
 type Store struct {
-	client  *clientv3.Client
+	client  clientv3.KV
 	watcher clientv3.Watcher
 }
 
-// New returns a Store over an etcd client. The client stays owned by the
-// caller.
-func New(client *clientv3.Client) *Store {
-	return &Store{client: client, watcher: clientv3.NewWatcher(client)}
+// New returns a Store that reads and writes through kv and watches through
+// watcher; one etcd client is both. The clients stay owned by the caller.
+func New(kv clientv3.KV, watcher clientv3.Watcher) *Store {
+	return &Store{client: kv, watcher: watcher}
 }
-
-// Close releases the watch streams.
-func (s *Store) Close() error { return s.watcher.Close() }
 
 // Create writes value at key if the key does not exist and returns the new
 // revision. Each claim is a key that must not exist either; it is created in

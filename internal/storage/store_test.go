@@ -11,8 +11,7 @@ import (
 )
 
 func TestWritesAndClaims(t *testing.T) {
-	s := storage.New(storagetest.Etcd(t))
-	t.Cleanup(func() { s.Close() })
+	s := newStore(t)
 	ctx := context.Background()
 	const claim = "/claims/ip/10.0.0.1"
 
@@ -60,8 +59,7 @@ func TestWritesAndClaims(t *testing.T) {
 }
 
 func TestCompactorDiscardsOldHistory(t *testing.T) {
-	s := storage.New(storagetest.Etcd(t))
-	t.Cleanup(func() { s.Close() })
+	s := newStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first, err := s.Create(ctx, "/objs/a", []byte("1"))
@@ -84,4 +82,9 @@ func TestCompactorDiscardsOldHistory(t *testing.T) {
 			t.Fatalf("revision %d still readable after compaction: %v", first, err)
 		}
 	}
+}
+
+func newStore(t *testing.T) *storage.Store {
+	c := storagetest.Etcd(t)
+	return storage.New(c, c)
 }

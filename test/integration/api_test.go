@@ -427,6 +427,13 @@ func testErrors(t *testing.T, ts *testServer) {
 		_, err := ts.client.CoreV1().ConfigMaps("no-such-ns").Create(ctx, configMap("x", nil), metav1.CreateOptions{})
 		wantStatus(t, err, http.StatusNotFound)
 	})
+	t.Run("patch of a missing object", func(t *testing.T) {
+		// Events may be created by PUT, but never by a patch: client-go's
+		// event recorder relies on the 404 to fall back to a create.
+		patch := []byte(`{"count":2,"message":"again"}`)
+		_, err := ts.client.CoreV1().Events(ns).Patch(ctx, "no-such-event", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		wantStatus(t, err, http.StatusNotFound)
+	})
 	t.Run("pod admission", func(t *testing.T) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "prio"},

@@ -195,7 +195,7 @@ func (c *Cache) decode(key string, value []byte, rev int64) (*Object, error) {
 		return nil, err
 	}
 	l, f := c.attrs(obj)
-	return &Object{Key: key, Obj: obj, Rev: rev, Labels: l, Fields: f}, nil
+	return &Object{Key: key, Obj: obj, Rev: rev, Labels: l, Fields: f, Stored: value}, nil
 }
 
 // deletedAt returns o's last state stamped with the deletion's revision, as

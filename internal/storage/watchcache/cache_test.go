@@ -46,12 +46,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg watchcache.Config) *fixture {
 	t.Helper()
-	kv := storage.New(storagetest.Etcd(t))
+	client := storagetest.Etcd(t)
+	kv := storage.New(client, client)
 	c := watchcache.New(nil, kv, prefix, cmCodec{}, attrs, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; kv.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	<-c.Ready()
 	return &fixture{kv: kv, cache: c}
 }

@@ -32,6 +32,9 @@ type Object struct {
 	Rev    int64
 	Labels labels.Set
 	Fields fields.Set
+	// Stored is the value as etcd holds it, which lets a write tell that
+	// it changes nothing by comparing bytes, as upstream's storage does.
+	Stored []byte
 
 	// The wire forms are encoded on first use and kept, so that lists and
 	// watch events are written without encoding an object twice.
