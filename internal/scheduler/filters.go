@@ -64,16 +64,15 @@ var pass = filterResult{}
 // filter runs the filters in upstream's order and stops at the first
 // failing one, as upstream does.
 func (st *cycleState) filter(ni *NodeInfo) filterResult {
-	node := ni.Node
 	pod := st.pi.Pod
-	if node.Spec.Unschedulable && !tolerates(pod.Spec.Tolerations, &unschedulableTaint) {
+	if ni.unschedulable && !tolerates(pod.Spec.Tolerations, &unschedulableTaint) {
 		return fail(reasonUnschedulable, true)
 	}
-	if pod.Spec.NodeName != "" && pod.Spec.NodeName != node.Name {
+	if pod.Spec.NodeName != "" && pod.Spec.NodeName != ni.name {
 		return fail(reasonNodeName, true)
 	}
-	for i := range node.Spec.Taints {
-		t := &node.Spec.Taints[i]
+	for i := range ni.taints {
+		t := &ni.taints[i]
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
 			continue
 		}
@@ -81,7 +80,7 @@ func (st *cycleState) filter(ni *NodeInfo) filterResult {
 			return fail(taintReason(t.Key, t.Value), true)
 		}
 	}
-	if !st.na.empty() && !st.na.matches(node) {
+	if !st.na.empty() && !st.na.matches(ni.Node) {
 		return fail(reasonNodeAffinity, true)
 	}
 	if len(st.pi.ports) > 0 && portsConflict(ni.usedPorts, st.pi.ports) {
@@ -103,8 +102,8 @@ var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect
 func (st *cycleState) fitsResources(ni *NodeInfo) filterResult {
 	used := &ni.Requested
 	podCount := int64(len(ni.Pods))
-	if noms := st.snap.nominated[ni.Node.Name]; len(noms) > 0 {
-		nr, nn := st.snap.nominatedRequests(ni.Node.Name, st.pi)
+	if noms := st.snap.nominated[ni.name]; len(noms) > 0 {
+		nr, nn := st.snap.nominatedRequests(ni.name, st.pi)
 		if nn > 0 {
 			sum := ni.Requested.clone()
 			sum.add(&nr)
@@ -213,6 +212,9 @@ func (st *cycleState) computePodAffinity() {
 }
 
 func (st *cycleState) fitsInterPod(ni *NodeInfo) filterResult {
+	if len(st.existingAnti)+len(st.pi.requiredAffinity)+len(st.pi.requiredAnti) == 0 {
+		return pass // the common case, decided without touching the node
+	}
 	labelsOf := ni.Node.Labels
 	for p := range st.existingAnti {
 		if v, ok := labelsOf[p.key]; ok && v == p.value {

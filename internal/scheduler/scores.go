@@ -121,6 +121,9 @@ func intolerablePreferNoSchedule(node *corev1.Node, tols []corev1.Toleration) in
 // applies, to save the normalization.
 func (st *cycleState) interPodScores(nodes []*NodeInfo, raw []int64) bool {
 	pi := st.pi
+	if len(pi.preferredAffinity)+len(pi.preferredAnti) == 0 && st.snap.podsWithAffinity == 0 {
+		return false
+	}
 	domains := make(map[topoPair]int64)
 	for _, ni := range st.snap.nodes {
 		if len(pi.preferredAffinity)+len(pi.preferredAnti) == 0 && ni.podsWithAffinity == 0 {

@@ -53,7 +53,13 @@ func podPriority(pod *corev1.Pod) int32 {
 
 // NodeInfo aggregates a node and the pods bound (or assumed) to it.
 type NodeInfo struct {
-	Node        *corev1.Node
+	Node *corev1.Node
+	// The node fields every filter pass reads are copied here: a pass over
+	// thousands of nodes would otherwise miss the cache on each Node.
+	name          string
+	unschedulable bool
+	taints        []corev1.Taint
+
 	Allocatable Resource
 	// Requested sums the requests of the node's pods; NonZeroRequested the
 	// same with scoring defaults for cpu and memory.
@@ -76,6 +82,7 @@ func newNodeInfo(node *corev1.Node) *NodeInfo {
 
 func (ni *NodeInfo) setNode(node *corev1.Node) {
 	ni.Node = node
+	ni.name, ni.unschedulable, ni.taints = node.Name, node.Spec.Unschedulable, node.Spec.Taints
 	ni.Allocatable = resourceFromList(node.Status.Allocatable)
 }
 
@@ -159,6 +166,9 @@ type Snapshot struct {
 	// node they were nominated to, by node name.
 	nominated    map[string]map[string]*PodInfo
 	nominatedFor map[string]string
+	// podsWithAffinity counts placed pods carrying any pod (anti-)affinity:
+	// with none, a pod without preferred terms skips affinity scoring.
+	podsWithAffinity int
 }
 
 // NewSnapshot returns an empty Snapshot.
@@ -228,11 +238,14 @@ func (s *Snapshot) AddPod(pi *PodInfo, nodeName string) {
 	if ni == nil {
 		ni = s.orphans[nodeName]
 		if ni == nil {
-			ni = &NodeInfo{Node: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}}}
+			ni = newNodeInfo(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}})
 			s.orphans[nodeName] = ni
 		}
 	}
 	ni.addPod(pi)
+	if pi.hasAffinity() {
+		s.podsWithAffinity++
+	}
 	s.pods[pi.Key] = nodeName
 	if len(pi.requiredAnti) > 0 {
 		s.antiAffinityPods[pi.Key] = pi
@@ -247,17 +260,19 @@ func (s *Snapshot) RemovePod(key string) *PodInfo {
 	}
 	delete(s.pods, key)
 	delete(s.antiAffinityPods, key)
+	var pi *PodInfo
 	if ni := s.NodeInfo(nodeName); ni != nil {
-		return ni.removePod(key)
-	}
-	if ni := s.orphans[nodeName]; ni != nil {
-		pi := ni.removePod(key)
+		pi = ni.removePod(key)
+	} else if ni := s.orphans[nodeName]; ni != nil {
+		pi = ni.removePod(key)
 		if len(ni.Pods) == 0 {
 			delete(s.orphans, nodeName)
 		}
-		return pi
 	}
-	return nil
+	if pi != nil && pi.hasAffinity() {
+		s.podsWithAffinity--
+	}
+	return pi
 }
 
 // PodNode returns the node a pod is placed on and whether it is placed.
