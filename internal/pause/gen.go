@@ -1,0 +1,3 @@
+package pause
+
+//go:generate go run ./gen -o pause.gz
