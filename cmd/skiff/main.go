@@ -30,7 +30,9 @@ func main() {
 const usage = `skiff: a lightweight Kubernetes-compatible orchestrator
 
 Usage:
-  skiff server --data-dir DIR [flags]   run the control plane
+  skiff server --data-dir DIR [flags]   run the control plane and this machine as a node
+  skiff agent --kubeconfig F [flags]     run this machine as a node of a cluster
+  skiff image import|ls|rm               manage the images nodes start without a registry
   skiff sim --kubeconfig F --nodes N     attach simulated nodes (for scale tests)
   skiff version                          print the version
 
@@ -45,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "agent":
+		return runAgent(args[1:], stdout, stderr)
+	case "image":
+		return runImage(args[1:], stdout, stderr)
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
 	case "version", "--version":
@@ -76,7 +82,9 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod IPs")
 	fs.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range of Service node ports")
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "CSV file of bearer tokens: token,user,uid,\"group1,group2\"")
-	fs.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only")
+	fs.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only: this machine is not a node")
+	var node nodeFlags
+	node.register(fs)
 	fs.BoolVar(&cfg.DisableControllerManager, "disable-controller-manager", false, "serve the API only: no scheduler, no controllers")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -88,26 +96,47 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	if etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(etcd, ",")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// client-go logs through klog; send it to the same place.
-	klog.SetSlogLogger(log)
 	cfg.Version = version.Get()
+	if !disableAgent {
+		if cfg.Agent, err = node.config(); err != nil {
+			return err
+		}
+	}
 	srv, err := server.New(log, cfg)
 	if err != nil {
 		return err
 	}
+	return runUntilSignal(srv.Run, srv.Ready(), stdout,
+		fmt.Sprintf("Skiff is ready. To use it:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n", srv.KubeconfigPath()))
+}
+
+// runUntilSignal runs a component until SIGINT or SIGTERM, printing message
+// once it is ready.
+func runUntilSignal(run func(context.Context) error, ready <-chan struct{}, stdout io.Writer, message string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		select {
-		case <-srv.Ready():
-			fmt.Fprintf(stdout, "Skiff is ready. To use it:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n", srv.KubeconfigPath())
+		case <-ready:
+			fmt.Fprint(stdout, message)
 		case <-ctx.Done():
 		}
 	}()
-	return srv.Run(ctx)
+	return run(ctx)
+}
+
+// newLogger returns the command's logger, and routes client-go's klog output
+// to it.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	klog.SetSlogLogger(log)
+	return log, nil
 }

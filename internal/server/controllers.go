@@ -36,7 +36,7 @@ type ControllerConfig struct {
 // process, through the API handler itself, as the user upstream's loopback
 // client is. The requests are the ones any client sends; only the socket,
 // TLS and HTTP/2 framing are left out.
-func (s *Server) loopbackConfig(api http.Handler) *rest.Config {
+func (s *Server) loopbackConfig(api http.Handler, userAgent string) *rest.Config {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := &authn.User{Name: "system:apiserver", Groups: []string{authn.GroupMasters, authn.GroupAuthenticated}}
 		api.ServeHTTP(w, r.WithContext(authn.WithUser(r.Context(), u)))
@@ -45,7 +45,7 @@ func (s *Server) loopbackConfig(api http.Handler) *rest.Config {
 		Host:          s.url,
 		Transport:     loopback.New(h),
 		QPS:           -1, // in-process components are not rate limited
-		UserAgent:     "skiff-controller-manager",
+		UserAgent:     userAgent,
 		ContentConfig: rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"},
 	}
 }
@@ -53,7 +53,7 @@ func (s *Server) loopbackConfig(api http.Handler) *rest.Config {
 // runControllers runs the scheduler and the controllers under leader
 // election until ctx ends.
 func (s *Server) runControllers(ctx context.Context, api http.Handler, reg *registry.Registry) error {
-	cfg := s.loopbackConfig(api)
+	cfg := s.loopbackConfig(api, "skiff-controller-manager")
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/authn"
 	"github.com/skiff-sh/skiff/internal/pki"
@@ -47,6 +48,12 @@ type Config struct {
 	DisableControllerManager bool
 	// Controllers tunes the controllers (timeouts that tests shorten).
 	Controllers ControllerConfig
+	// Agent, when set, runs a node in the server process: a single server
+	// is then a one-node cluster. The server fills in what it knows: the
+	// data dir (DataDir/agent unless set), the pod and service ranges, its
+	// image store and its version. The node's pod range is the first /24
+	// of the cluster CIDR.
+	Agent *agent.Config
 	// CompactionInterval is how often etcd history is compacted.
 	CompactionInterval time.Duration
 	Cache              watchcache.Config
@@ -251,5 +258,15 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return s.runControllers(gctx, api, reg)
 	})
+	if s.cfg.Agent != nil {
+		g.Go(func() error {
+			select {
+			case <-s.ready:
+			case <-gctx.Done():
+				return nil
+			}
+			return s.runAgent(gctx, api)
+		})
+	}
 	return g.Wait()
 }

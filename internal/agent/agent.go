@@ -1,0 +1,289 @@
+// Package agent is a node: it runs containerd (its own child, or one the
+// user points it at), serves that containerd its images, sets up the pod
+// network, registers the Node and keeps its Lease, and runs the kubelet.
+// `skiff agent` runs one on its own; `skiff server` runs one in process so
+// that a single server is a working one-node cluster.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/containerd"
+	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/kubelet/nodestatus"
+	"github.com/skiff-sh/skiff/internal/oci"
+)
+
+// Config describes the node.
+type Config struct {
+	// NodeName is the Node's name; default the host name, lower-cased.
+	NodeName string
+	// DataDir holds the agent's state: containerd's root, pod directories,
+	// pod logs, CNI configuration and IP allocations. Required.
+	DataDir string
+	// NodeIP is the node's InternalIP; default the first global unicast
+	// address of an interface that is up.
+	NodeIP net.IP
+	// PodCIDR is this node's range of pod addresses. Required.
+	PodCIDR *net.IPNet
+	// ClusterCIDR and ServiceCIDR are the cluster's pod and service ranges.
+	// Both get an unreachable route, so that an address no rule or bridge
+	// claims never leaves the machine.
+	ClusterCIDR, ServiceCIDR *net.IPNet
+	// ContainerRuntimeEndpoint is a CRI socket to use instead of starting
+	// containerd. That containerd must already have the sandbox image and
+	// a pod network configured.
+	ContainerRuntimeEndpoint string
+	// ContainerdBinary is the containerd started when no endpoint is given;
+	// default "containerd" from PATH.
+	ContainerdBinary string
+	// Images are served to containerd as a mirror of every registry, and
+	// hold the infra image; default a store in DataDir/images.
+	Images *oci.Store
+	// Kubelet tunes the kubelet; the node name, directories and host IPs
+	// are filled in by the agent.
+	Kubelet kubelet.Config
+	// Status tunes registration, the Lease and node status; the node name,
+	// addresses and data dir are filled in by the agent.
+	Status nodestatus.Config
+	// Version is reported as the node's kubelet version.
+	Version string
+}
+
+// Agent runs a node until its context ends.
+type Agent struct {
+	log    *slog.Logger
+	client kubernetes.Interface
+	cfg    Config
+	ready  chan struct{}
+}
+
+// New checks cfg and applies its defaults.
+func New(log *slog.Logger, client kubernetes.Interface, cfg Config) (*Agent, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("agent: a data dir is required")
+	}
+	if cfg.PodCIDR == nil {
+		return nil, errors.New("agent: a pod CIDR is required")
+	}
+	if cfg.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("agent: node name: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(host)
+	}
+	if cfg.NodeIP == nil {
+		ip, err := defaultNodeIP()
+		if err != nil {
+			return nil, err
+		}
+		cfg.NodeIP = ip
+	}
+	if cfg.Images == nil {
+		s, err := oci.NewStore(filepath.Join(cfg.DataDir, "images"))
+		if err != nil {
+			return nil, fmt.Errorf("agent: image store: %w", err)
+		}
+		cfg.Images = s
+	}
+	return &Agent{log: log.With("node", cfg.NodeName), client: client, cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// NodeName is the name the node registers under.
+func (a *Agent) NodeName() string { return a.cfg.NodeName }
+
+// Ready is closed once the node is registered and its kubelet runs.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Run runs the node. When it returns, containerd has stopped, but the pods'
+// containers keep running in their shims: the next Run adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+
+	endpoint := a.cfg.ContainerRuntimeEndpoint
+	if endpoint == "" {
+		sandboxImage, err := a.prepareImages(ctx, g)
+		if err != nil {
+			return err
+		}
+		cniConfDir := filepath.Join(a.cfg.DataDir, "cni", "net.d")
+		if err := writeCNIConfig(cniConfDir, a.cfg.PodCIDR, filepath.Join(a.cfg.DataDir, "cni", "ipam")); err != nil {
+			return err
+		}
+		sup, err := containerd.New(a.log.With("component", "containerd"), containerd.Config{
+			DataDir:           filepath.Join(a.cfg.DataDir, "containerd"),
+			Binary:            a.cfg.ContainerdBinary,
+			SandboxImage:      sandboxImage,
+			CNIConfDir:        cniConfDir,
+			RegistryConfigDir: a.registryConfigDir(),
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return sup.Run(ctx) })
+		select {
+		case <-sup.Ready():
+		case <-ctx.Done():
+			return g.Wait()
+		}
+		endpoint = sup.Endpoint()
+	}
+	if err := routeUnreachable(a.cfg.ClusterCIDR, a.cfg.ServiceCIDR); err != nil {
+		return err
+	}
+
+	conn, err := containerd.Dial(ctx, endpoint)
+	if err != nil {
+		return fmt.Errorf("agent: runtime: %w", err)
+	}
+	defer conn.Close()
+	runtimeClient := runtimeapi.NewRuntimeServiceClient(conn)
+	imageClient := runtimeapi.NewImageServiceClient(conn)
+
+	status, err := nodestatus.New(a.log.With("component", "nodestatus"), a.client, criStatus(runtimeClient), clock.RealClock{}, a.statusConfig())
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return status.Run(ctx) })
+
+	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName=" + a.cfg.NodeName }))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	defer broadcaster.Shutdown()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
+
+	k, err := kubelet.New(a.log.With("component", "kubelet"), kubelet.Deps{
+		Runtime:  runtimeClient,
+		Images:   imageClient,
+		Client:   a.client,
+		Pods:     factory.Core().V1().Pods().Informer(),
+		Recorder: recorder,
+		Clock:    clock.RealClock{},
+	}, a.kubeletConfig())
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	g.Go(func() error { return k.Run(ctx) })
+	g.Go(func() error {
+		select {
+		case <-status.Registered():
+			a.log.Info("node registered", "ip", a.cfg.NodeIP, "podCIDR", a.cfg.PodCIDR)
+			close(a.ready)
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func (a *Agent) kubeletConfig() kubelet.Config {
+	c := a.cfg.Kubelet
+	c.NodeName = a.cfg.NodeName
+	c.PodsDir = filepath.Join(a.cfg.DataDir, "pods")
+	c.PodLogsDir = filepath.Join(a.cfg.DataDir, "logs", "pods")
+	c.HostIPs = []string{a.cfg.NodeIP.String()}
+	return c
+}
+
+func (a *Agent) statusConfig() nodestatus.Config {
+	c := a.cfg.Status
+	c.NodeName = a.cfg.NodeName
+	c.DataDir = a.cfg.DataDir
+	c.KubeletVersion = a.cfg.Version
+	c.Addresses = []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: a.cfg.NodeIP.String()},
+		{Type: corev1.NodeHostName, Address: a.cfg.NodeName},
+	}
+	return c
+}
+
+func (a *Agent) registryConfigDir() string {
+	return filepath.Join(a.cfg.DataDir, "containerd", "certs.d")
+}
+
+// criStatus reports the runtime's version and readiness from CRI.
+func criStatus(rt runtimeapi.RuntimeServiceClient) nodestatus.RuntimeInfo {
+	return func(ctx context.Context) (nodestatus.RuntimeStatus, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		v, err := rt.Version(ctx, &runtimeapi.VersionRequest{})
+		if err != nil {
+			return nodestatus.RuntimeStatus{}, fmt.Errorf("runtime version: %w", err)
+		}
+		st, err := rt.Status(ctx, &runtimeapi.StatusRequest{})
+		if err != nil {
+			return nodestatus.RuntimeStatus{}, fmt.Errorf("runtime status: %w", err)
+		}
+		out := nodestatus.RuntimeStatus{Version: v.RuntimeName + "://" + v.RuntimeVersion}
+		for _, c := range st.GetStatus().GetConditions() {
+			switch c.Type {
+			case runtimeapi.RuntimeReady:
+				out.RuntimeReady, out.RuntimeReason, out.RuntimeMessage = c.Status, c.Reason, c.Message
+			case runtimeapi.NetworkReady:
+				out.NetworkReady, out.NetworkReason, out.NetworkMessage = c.Status, c.Reason, c.Message
+			}
+		}
+		return out, nil
+	}
+}
+
+// defaultNodeIP picks the first global unicast address of an interface that
+// is up, preferring IPv4, without sending anything anywhere.
+func defaultNodeIP() (net.IP, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("agent: list interfaces: %w", err)
+	}
+	var v6 net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || ifc.Name == bridgeName {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, addr := range addrs {
+			ipn, ok := addr.(*net.IPNet)
+			if !ok || !ipn.IP.IsGlobalUnicast() {
+				continue
+			}
+			if ip4 := ipn.IP.To4(); ip4 != nil {
+				return ip4, nil
+			}
+			if v6 == nil {
+				v6 = ipn.IP
+			}
+		}
+	}
+	if v6 != nil {
+		return v6, nil
+	}
+	return nil, errors.New("agent: no address to use as the node IP; set one")
+}

@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// bridgeName is the Linux bridge the node's pods attach to.
+const bridgeName = "skiff0"
+
+// writeCNIConfig writes the pod network for containerd: a bridge whose
+// gateway is the first address of podCIDR, addresses from host-local in that
+// range (its state under ipamDir, so that it goes with the data dir),
+// hairpin so that a pod reaches itself through a Service, masquerade for
+// traffic leaving the cluster, portmap for hostPort and loopback.
+func writeCNIConfig(dir string, podCIDR *net.IPNet, ipamDir string) error {
+	conf := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       "skiff",
+		"plugins": []map[string]any{
+			{
+				"type":        "bridge",
+				"bridge":      bridgeName,
+				"isGateway":   true,
+				"ipMasq":      true,
+				"hairpinMode": true,
+				"ipam": map[string]any{
+					"type":    "host-local",
+					"dataDir": ipamDir,
+					"ranges":  [][]map[string]string{{{"subnet": podCIDR.String()}}},
+					"routes":  []map[string]string{{"dst": defaultRoute(podCIDR)}},
+				},
+			},
+			{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+		},
+	}
+	data, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("agent: CNI config: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("agent: CNI config: %w", err)
+	}
+	// containerd loads the first file in name order; a fixed name replaces
+	// the previous agent run's.
+	tmp := filepath.Join(dir, ".10-skiff.conflist")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("agent: CNI config: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "10-skiff.conflist")); err != nil {
+		return fmt.Errorf("agent: CNI config: %w", err)
+	}
+	return nil
+}
+
+func defaultRoute(n *net.IPNet) string {
+	if n.IP.To4() != nil {
+		return "0.0.0.0/0"
+	}
+	return "::/0"
+}
+
+// routeUnreachable installs an unreachable route for each range. More
+// specific routes (this node's bridge, other nodes' pod ranges) still win;
+// what nothing claims is refused at once instead of following the default
+// route off the machine.
+func routeUnreachable(cidrs ...*net.IPNet) error {
+	for _, c := range cidrs {
+		if c == nil {
+			continue
+		}
+		out, err := exec.Command("ip", "route", "replace", "unreachable", c.String()).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("agent: unreachable route for %s: %v: %s", c, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

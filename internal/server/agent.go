@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/oci"
+)
+
+// runAgent runs this machine as a node of the cluster, talking to the API
+// in process.
+func (s *Server) runAgent(ctx context.Context, api http.Handler) error {
+	cfg := *s.cfg.Agent
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
+	}
+	_, cluster, err := net.ParseCIDR(s.cfg.ClusterCIDR)
+	if err != nil {
+		return fmt.Errorf("server: --cluster-cidr: %w", err)
+	}
+	cfg.ClusterCIDR, cfg.ServiceCIDR = cluster, s.serviceCIDR
+	if cfg.PodCIDR == nil {
+		if cfg.PodCIDR, err = firstSubnet(cluster, 24); err != nil {
+			return err
+		}
+	}
+	if cfg.Images == nil {
+		if cfg.Images, err = oci.NewStore(s.ImagesDir()); err != nil {
+			return fmt.Errorf("server: image store: %w", err)
+		}
+	}
+	cfg.Version = s.cfg.Version.GitVersion
+	client, err := kubernetes.NewForConfig(s.loopbackConfig(api, "skiff-agent"))
+	if err != nil {
+		return fmt.Errorf("server: agent client: %w", err)
+	}
+	a, err := agent.New(s.log.With("component", "agent"), client, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// ImagesDir holds the images the cluster's nodes pull before any registry:
+// `skiff image import` writes there.
+func (s *Server) ImagesDir() string { return filepath.Join(s.cfg.DataDir, "images") }
+
+// firstSubnet returns the first subnet of cidr with the given prefix length,
+// or cidr itself when it is already that small.
+func firstSubnet(cidr *net.IPNet, bits int) (*net.IPNet, error) {
+	ones, total := cidr.Mask.Size()
+	if ones >= bits {
+		return cidr, nil
+	}
+	if bits > total {
+		return nil, fmt.Errorf("server: no /%d in %s", bits, cidr)
+	}
+	return &net.IPNet{IP: cidr.IP.Mask(cidr.Mask), Mask: net.CIDRMask(bits, total)}, nil
+}

@@ -1,0 +1,241 @@
+// Package e2e runs real pods: a server with its in-process agent, containerd
+// and runc from the machine, and images built from Debian's busybox-static.
+// The tests need root and skip with the reason when the machine cannot run
+// them; CI runs them.
+package e2e
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/oci"
+	"github.com/skiff-sh/skiff/internal/server"
+	"github.com/skiff-sh/skiff/internal/storage/storagetest"
+)
+
+// The ranges of the test cluster: away from a default skiff install's, so
+// that the tests can run on a machine that has one.
+const (
+	clusterCIDR = "10.199.0.0/16"
+	serviceCIDR = "10.198.0.0/16"
+)
+
+// requireNode skips unless the machine can run real pods.
+func requireNode(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run containerd and set up the pod network")
+	}
+	for _, bin := range []string{"containerd", "runc", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s: %v", bin, err)
+		}
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("needs /bin/busybox (Debian's busybox-static) to build test images")
+	}
+}
+
+type cluster struct {
+	dir        string
+	kubeconfig string
+	client     kubernetes.Interface
+	images     *oci.Store
+}
+
+// startCluster runs a one-node cluster until the test ends, with images
+// stored before the node starts. Its cleanup deletes every pod, so that
+// the kubelet stops their containers, then stops the server and removes
+// what the node left on the machine.
+func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := oci.NewStore(filepath.Join(dir, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, img := range images {
+		if err := store.Add(ctx, name, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := server.New(nil, server.Config{
+		DataDir:        dir,
+		HTTPSPort:      storagetest.FreePort(t),
+		EtcdClientPort: storagetest.FreePort(t),
+		EtcdPeerPort:   storagetest.FreePort(t),
+		ClusterCIDR:    clusterCIDR,
+		ServiceCIDR:    serviceCIDR,
+		Agent: &agent.Config{
+			NodeName: "e2e-node",
+			NodeIP:   net.ParseIP("127.0.0.1"),
+			Images:   store,
+			Kubelet:  kubelet.Config{BackoffInitial: time.Second, BackoffMax: 4 * time.Second},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("server exited: %v", err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{dir: dir, kubeconfig: srv.KubeconfigPath(), client: kubernetes.NewForConfigOrDie(cfg), images: store}
+	t.Cleanup(func() {
+		start := time.Now()
+		defer func() { t.Logf("cleanup took %v", time.Since(start).Round(time.Millisecond)) }()
+		c.deleteAllPods(t)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+		cleanupNode(t, dir)
+	})
+	start := time.Now()
+	c.waitNodeReady(t)
+	t.Logf("node ready %v after the server", time.Since(start).Round(time.Millisecond))
+	return c
+}
+
+func (c *cluster) waitNodeReady(t *testing.T) {
+	t.Helper()
+	eventually(t, 60*time.Second, "node e2e-node Ready", func() bool {
+		n, err := c.client.CoreV1().Nodes().Get(context.Background(), "e2e-node", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				return cond.Status == corev1.ConditionTrue
+			}
+		}
+		return false
+	})
+}
+
+// deleteAllPods deletes the test's workloads and waits until the kubelet
+// has stopped their containers and removed the pods.
+func (c *cluster) deleteAllPods(t *testing.T) {
+	ctx := context.Background()
+	nss, err := c.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	// The controllers go first, keeping their pods, so that nothing
+	// replaces the pods deleted next; the pods get a second's grace, as the
+	// test images' PID 1 ignores SIGTERM and would hold on for the default
+	// 30 s.
+	orphan := metav1.DeletePropagationOrphan
+	grace := int64(1)
+	for _, ns := range nss.Items {
+		_ = c.client.AppsV1().Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
+		_ = c.client.AppsV1().ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
+		_ = c.client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, err := c.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err == nil && len(pods.Items) == 0 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Errorf("cleanup: pods still present after 90s")
+}
+
+// cleanupNode removes what a node leaves on the machine once its server
+// has stopped: shims still running from the data dir, mounts under it, the
+// pod bridge and the unreachable routes.
+func cleanupNode(t *testing.T, dir string) {
+	for _, pid := range processesMentioning(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	unmountUnder(t, dir)
+	for _, args := range [][]string{
+		{"link", "del", "skiff0"},
+		{"route", "del", "unreachable", clusterCIDR},
+		{"route", "del", "unreachable", serviceCIDR},
+	} {
+		_ = exec.Command("ip", args...).Run()
+	}
+}
+
+// processesMentioning lists processes whose command line contains s.
+func processesMentioning(s string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid := 0
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				pid = -1
+				break
+			}
+			pid = pid*10 + int(c-'0')
+		}
+		if pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// unmountUnder unmounts every mount point below dir, deepest first.
+func unmountUnder(t *testing.T, dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		if err := syscall.Unmount(points[i], syscall.MNT_DETACH); err != nil {
+			t.Logf("cleanup: unmount %s: %v", points[i], err)
+		}
+	}
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
