@@ -39,6 +39,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, st *regis
 		err = s.bind(w, r, st, info)
 	case sub == "eviction" && res.Kind == "Pod" && r.Method == http.MethodPost:
 		err = s.evict(w, r, st, info)
+	case (sub == "log" || sub == "exec" || sub == "attach" || sub == "portforward") && res.Kind == "Pod" && res.GVR.Group == "":
+		err = s.servePodNode(w, r, st, info)
 	default:
 		err = notFoundPath(r)
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	Version version.Info
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KubeletTransport reaches the nodes' kubelets for pods' logs, exec,
+	// attach and port-forward: TLS with the API server's client
+	// certificate. Nil answers those requests with 503.
+	KubeletTransport http.RoundTripper
 }
 
 // Server is the API's HTTP handler.

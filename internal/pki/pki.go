@@ -324,6 +324,21 @@ func (m *Material) IssueClientCert(cn string, orgs []string, validity time.Durat
 	return certPEM, keyPEM, nil
 }
 
+// IssueServingCert creates a new key and a server-auth certificate for the
+// given addresses, e.g. for a node's kubelet.
+func (m *Material) IssueServingCert(cn string, ips []net.IP, dnsNames []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if len(ips)+len(dnsNames) == 0 {
+		return nil, nil, errors.New("pki: issue serving certificate: no address to certify")
+	}
+	tmpl := serverTemplate(ips, dnsNames)
+	tmpl.Subject.CommonName = cn
+	certPEM, keyPEM, err = m.ca.issue(tmpl, time.Now(), validity)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: issue serving certificate: %w", err)
+	}
+	return certPEM, keyPEM, nil
+}
+
 // SignCSR signs the public key of a PEM certificate request as a client
 // certificate. The identity comes from cn and orgs, not from the request's
 // subject: the caller has authenticated the requester and decides who it is.

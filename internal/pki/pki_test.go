@@ -668,3 +668,29 @@ func removeTestFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+func TestIssueServingCert(t *testing.T) {
+	m := mustEnsure(t, Config{Dir: t.TempDir()}, time.Now())
+	certPEM, keyPEM, err := m.IssueServingCert("node-1", []net.IP{net.ParseIP("192.0.2.7")}, []string{"node-1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := x509.VerifyOptions{Roots: m.CAPool(), DNSName: "node-1", KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if _, err := leaf.Verify(opts); err != nil {
+		t.Fatalf("serving certificate does not verify for its name: %v", err)
+	}
+	if err := leaf.VerifyHostname("192.0.2.7"); err != nil {
+		t.Fatalf("serving certificate does not cover its IP: %v", err)
+	}
+	if _, _, err := m.IssueServingCert("node-1", nil, nil, time.Hour); err == nil {
+		t.Error("a serving certificate for no address: expected an error")
+	}
+}
