@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up this machine and brings up a one-node Skiff cluster:
 #   sudo ./scripts/install.sh [DATA_DIR]
-# Installs missing packages, builds bin/skiff, starts `skiff server` in the
-# background and waits until it is ready. Logs go to DATA_DIR/server.log.
+# Installs missing packages, builds bin/skiff, imports the demo httpd image
+# (busybox's httpd serving "It works!", so that `image: httpd` runs with no
+# registry access), starts `skiff server` in the background (control plane
+# and this machine as its node) and waits until it is ready. Logs go to
+# DATA_DIR/server.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/var/lib/skiff}
@@ -12,6 +15,11 @@ export PATH=$PATH:/usr/local/go/bin
 go build -o bin/skiff ./cmd/skiff
 
 mkdir -p "$data"
+if ! bin/skiff image ls --data-dir "$data" | grep -q '^docker.io/library/httpd:latest '; then
+	go run ./scripts/demoimage -o "$data/httpd-demo.tar"
+	bin/skiff image import --data-dir "$data" "$data/httpd-demo.tar"
+	rm -f "$data/httpd-demo.tar"
+fi
 if [ -f "$data/server.pid" ] && kill -0 "$(cat "$data/server.pid")" 2>/dev/null; then
 	echo "skiff server already running (pid $(cat "$data/server.pid"))"
 else

@@ -7,12 +7,14 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/containerd"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/kubelet/nodestatus"
+	kubeletserver "github.com/skiff-sh/skiff/internal/kubelet/server"
 	"github.com/skiff-sh/skiff/internal/oci"
 )
 
@@ -62,6 +65,12 @@ type Config struct {
 	// Kubelet tunes the kubelet; the node name, directories and host IPs
 	// are filled in by the agent.
 	Kubelet kubelet.Config
+	// KubeletTLS returns the TLS configuration of the kubelet's HTTPS
+	// server (logs, exec, attach, port-forward), which must accept only the
+	// API server. Nil runs no such server.
+	KubeletTLS func(nodeName string, nodeIP net.IP) (*tls.Config, error)
+	// KubeletPort is that server's port on NodeIP; default 10250.
+	KubeletPort int
 	// Status tunes registration, the Lease and node status; the node name,
 	// addresses and data dir are filled in by the agent.
 	Status nodestatus.Config
@@ -101,6 +110,9 @@ func New(log *slog.Logger, client kubernetes.Interface, cfg Config) (*Agent, err
 			return nil, err
 		}
 		cfg.NodeIP = ip
+	}
+	if cfg.KubeletPort == 0 {
+		cfg.KubeletPort = 10250
 	}
 	if cfg.Images == nil {
 		s, err := oci.NewStore(filepath.Join(cfg.DataDir, "images"))
@@ -169,6 +181,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return status.Run(ctx) })
 
+	if a.cfg.KubeletTLS != nil {
+		tlsConfig, err := a.cfg.KubeletTLS(a.cfg.NodeName, a.cfg.NodeIP)
+		if err != nil {
+			return fmt.Errorf("agent: kubelet server: %w", err)
+		}
+		ks, err := kubeletserver.New(a.log.With("component", "kubelet-server"), runtimeClient, kubeletserver.Config{
+			TLS:        tlsConfig,
+			Address:    net.JoinHostPort(a.cfg.NodeIP.String(), strconv.Itoa(a.cfg.KubeletPort)),
+			PodLogsDir: a.kubeletConfig().PodLogsDir,
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return ks.Run(ctx) })
+	}
+
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName=" + a.cfg.NodeName }))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
@@ -216,6 +244,9 @@ func (a *Agent) statusConfig() nodestatus.Config {
 	c.NodeName = a.cfg.NodeName
 	c.DataDir = a.cfg.DataDir
 	c.KubeletVersion = a.cfg.Version
+	if a.cfg.KubeletTLS != nil {
+		c.KubeletPort = int32(a.cfg.KubeletPort)
+	}
 	c.Addresses = []corev1.NodeAddress{
 		{Type: corev1.NodeInternalIP, Address: a.cfg.NodeIP.String()},
 		{Type: corev1.NodeHostName, Address: a.cfg.NodeName},

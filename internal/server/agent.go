@@ -2,21 +2,30 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/oci"
+	"github.com/skiff-sh/skiff/internal/pki"
 )
 
 // runAgent runs this machine as a node of the cluster, talking to the API
 // in process.
-func (s *Server) runAgent(ctx context.Context, api http.Handler) error {
+func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Material) error {
 	cfg := *s.cfg.Agent
+	if cfg.KubeletTLS == nil {
+		cfg.KubeletTLS = func(nodeName string, nodeIP net.IP) (*tls.Config, error) {
+			return kubeletServerTLS(certs, nodeName, nodeIP)
+		}
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
 	}
@@ -45,6 +54,33 @@ func (s *Server) runAgent(ctx context.Context, api http.Handler) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// kubeletServerTLS is the TLS configuration of the in-process node's
+// kubelet: a certificate from the cluster CA for its name and address, and
+// only the API server's kubelet client certificate accepted.
+func kubeletServerTLS(certs *pki.Material, nodeName string, nodeIP net.IP) (*tls.Config, error) {
+	certPEM, keyPEM, err := certs.IssueServingCert(nodeName, []net.IP{nodeIP}, []string{nodeName}, 365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("server: kubelet serving certificate: %w", err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientCAs:    certs.CAPool(),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != kubeletClientName {
+				return errors.New("only the API server may call the kubelet")
+			}
+			return nil
+		},
+	}, nil
 }
 
 // ImagesDir holds the images the cluster's nodes pull before any registry:

@@ -190,7 +190,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	api, err := apiserver.New(s.log, reg, scheme, apiserver.Config{Version: s.cfg.Version})
+	kubelets, err := kubeletTransport(certs)
+	if err != nil {
+		return err
+	}
+	api, err := apiserver.New(s.log, reg, scheme, apiserver.Config{Version: s.cfg.Version, KubeletTransport: kubelets})
 	if err != nil {
 		return err
 	}
@@ -265,7 +269,7 @@ func (s *Server) Run(ctx context.Context) error {
 			case <-gctx.Done():
 				return nil
 			}
-			return s.runAgent(gctx, api)
+			return s.runAgent(gctx, api, certs)
 		})
 	}
 	return g.Wait()

@@ -89,3 +89,54 @@ func kubectlErr(c *cluster, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
+
+// kubectl logs, exec and port-forward reach the pod's containers through
+// the API server and the node's kubelet.
+func TestLogsExecPortForward(t *testing.T) {
+	requireNode(t)
+	c := startCluster(t, map[string]*oci.Image{"docker.io/library/httpd:latest": httpdImage(t)})
+	kubectl(t, c, "apply", "-f", "../integration/testdata/httpd_deployment.yaml")
+	eventually(t, 90*time.Second, "deployment 2/2 available", func() bool {
+		out, err := kubectlErr(c, "get", "deployment", "httpd-deployment", "-o", "jsonpath={.status.availableReplicas}")
+		return err == nil && out == "2"
+	})
+	pods, err := c.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=httpd_pod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := pods.Items[0]
+
+	if got := kubectl(t, c, "exec", pod.Name, "--", "cat", "/usr/local/apache2/htdocs/index.html"); got+"\n" != oci.ItWorks {
+		t.Errorf("kubectl exec cat: %q", got)
+	}
+	if got := kubectl(t, c, "exec", pod.Name, "--", "hostname"); got != pod.Name {
+		t.Errorf("kubectl exec hostname: %q, want %q", got, pod.Name)
+	}
+	if out, err := kubectlErr(c, "exec", pod.Name, "--", "sh", "-c", "exit 3"); err == nil || !strings.Contains(out, "exit code 3") {
+		t.Errorf("kubectl exec of a failing command: %v, %q", err, out)
+	}
+
+	// busybox's httpd -v logs each response to stderr.
+	httpGet(t, "http://"+pod.Status.PodIP+"/")
+	eventually(t, 10*time.Second, "the request in kubectl logs", func() bool {
+		out, err := kubectlErr(c, "logs", pod.Name)
+		return err == nil && strings.Contains(out, "response:200")
+	})
+	if out, err := kubectlErr(c, "logs", "deploy/httpd-deployment"); err != nil {
+		t.Errorf("kubectl logs deploy/: %v\n%s", err, out)
+	}
+	if out, err := kubectlErr(c, "logs", pod.Name, "-c", "nope"); err == nil || !strings.Contains(out, "container nope is not valid") {
+		t.Errorf("kubectl logs -c nope: %v, %q", err, out)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pf := exec.CommandContext(ctx, "/usr/bin/kubectl", "--kubeconfig", c.kubeconfig, "port-forward", "pod/"+pod.Name, "18080:80")
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = pf.Wait() }()
+	if body := httpGet(t, "http://127.0.0.1:18080/"); body != oci.ItWorks {
+		t.Errorf("through port-forward: %q", body)
+	}
+}
