@@ -41,9 +41,11 @@ status:
 `,
 		},
 		{
+			// stringData is write-only: it is merged into data, winning over
+			// data's entry of the same key, as upstream's conversion does.
 			name: "secret",
-			in:   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: v\n",
-			want: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: v\ntype: Opaque\n",
+			in:   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: b2xk\n  other: eA==\nstringData:\n  k: v\n",
+			want: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: dg==\n  other: eA==\ntype: Opaque\n",
 		},
 		{
 			name: "persistent volume",

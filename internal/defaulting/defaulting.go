@@ -51,6 +51,7 @@ func Default(obj runtime.Object) {
 		if o.Type == "" {
 			o.Type = corev1.SecretTypeOpaque
 		}
+		mergeStringData(o)
 	case *corev1.PersistentVolume:
 		defaultPersistentVolume(o)
 	case *corev1.PersistentVolumeClaim:
@@ -111,4 +112,21 @@ func Default(obj runtime.Object) {
 // ptrTo returns a pointer to a fresh copy of v.
 func ptrTo[T any](v T) *T {
 	return &v
+}
+
+// mergeStringData moves a Secret's write-only stringData into data, where
+// it wins over data's entries of the same key, as upstream's conversion
+// does: stringData is never stored or returned.
+func mergeStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		s.StringData = nil
+		return
+	}
+	if s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }

@@ -55,6 +55,8 @@ type cluster struct {
 	kubeconfig string
 	client     kubernetes.Interface
 	images     *oci.Store
+	cfg        server.Config
+	stop       func() error
 }
 
 // startCluster runs a one-node cluster until the test ends, with images
@@ -68,13 +70,12 @@ func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	for name, img := range images {
-		if err := store.Add(ctx, name, img); err != nil {
+		if err := store.Add(context.Background(), name, img); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv, err := server.New(nil, server.Config{
+	c := &cluster{dir: dir, images: store, cfg: server.Config{
 		DataDir:        dir,
 		HTTPSPort:      storagetest.FreePort(t),
 		EtcdClientPort: storagetest.FreePort(t),
@@ -82,18 +83,40 @@ func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
 		ClusterCIDR:    clusterCIDR,
 		ServiceCIDR:    serviceCIDR,
 		Agent: &agent.Config{
-			NodeName: "e2e-node",
-			NodeIP:   net.ParseIP("127.0.0.1"),
-			Images:   store,
-			Kubelet:  kubelet.Config{BackoffInitial: time.Second, BackoffMax: 4 * time.Second},
+			NodeName:    "e2e-node",
+			NodeIP:      net.ParseIP("127.0.0.1"),
+			Images:      store,
+			KubeletPort: storagetest.FreePort(t),
+			Kubelet:     kubelet.Config{BackoffInitial: time.Second, BackoffMax: 4 * time.Second},
 		},
+	}}
+	c.start(t)
+	t.Cleanup(func() {
+		start := time.Now()
+		defer func() { t.Logf("cleanup took %v", time.Since(start).Round(time.Millisecond)) }()
+		c.deleteAllPods(t)
+		if err := c.stop(); err != nil {
+			t.Errorf("server: %v", err)
+		}
+		cleanupNode(t, dir)
 	})
+	return c
+}
+
+// start runs the server and waits for its node.
+func (c *cluster) start(t *testing.T) {
+	t.Helper()
+	srv, err := server.New(nil, c.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
+	go func() { done <- srv.Run(ctx) }()
+	c.stop = func() error {
+		cancel()
+		return <-done
+	}
 	select {
 	case <-srv.Ready():
 	case err := <-done:
@@ -103,21 +126,20 @@ func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{dir: dir, kubeconfig: srv.KubeconfigPath(), client: kubernetes.NewForConfigOrDie(cfg), images: store}
-	t.Cleanup(func() {
-		start := time.Now()
-		defer func() { t.Logf("cleanup took %v", time.Since(start).Round(time.Millisecond)) }()
-		c.deleteAllPods(t)
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-		cleanupNode(t, dir)
-	})
+	c.kubeconfig, c.client = srv.KubeconfigPath(), kubernetes.NewForConfigOrDie(cfg)
 	start := time.Now()
 	c.waitNodeReady(t)
 	t.Logf("node ready %v after the server", time.Since(start).Round(time.Millisecond))
-	return c
+}
+
+// restart stops the server, with its node, and starts it again on the same
+// data dir: the pods' containers keep running in between.
+func (c *cluster) restart(t *testing.T) {
+	t.Helper()
+	if err := c.stop(); err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	c.start(t)
 }
 
 func (c *cluster) waitNodeReady(t *testing.T) {

@@ -21,3 +21,20 @@ func httpdImage(t *testing.T) *oci.Image {
 	}
 	return img
 }
+
+// busyboxRef names the test's busybox image.
+const busyboxRef = "docker.io/library/busybox:latest"
+
+// busyboxImage is Debian's static busybox with the applets the tests use.
+func busyboxImage(t *testing.T) *oci.Image {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := oci.Busybox(bb, []string{"sh", "sleep", "cat", "echo", "ls", "date", "tail", "cp", "mkdir", "hostname", "kill", "true", "false", "env", "httpd", "wget"}, oci.Config{Cmd: []string{"sh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
