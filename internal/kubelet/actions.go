@@ -3,6 +3,7 @@ package kubelet
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,8 +11,8 @@ import (
 )
 
 // podActions is what one sync must do to bring the runtime to the pod's
-// spec; computeActions decides it from the runtime's state alone, as
-// upstream's computePodActions does.
+// spec; computeActions decides it from the runtime's state and the probes'
+// results alone, as upstream's computePodActions does.
 type podActions struct {
 	// killPod stops every container and the sandbox: the sandbox must be
 	// replaced, or nothing is left to run.
@@ -22,10 +23,11 @@ type podActions struct {
 	// sandboxID is the sandbox to start containers in when none is created,
 	// and the one being replaced when one is.
 	sandboxID string
-	// nextInit is the init container to start; init containers run one at
-	// a time, and no app container starts before they all succeeded.
-	nextInit *corev1.Container
-	// start are the app containers to start.
+	// initStart are the init containers to start, in spec order: the next
+	// one while the pod initialises, and sidecars to restart.
+	initStart []*corev1.Container
+	// start are the app containers to start; none before initialisation
+	// completed.
 	start []*corev1.Container
 	// kill are containers to stop first.
 	kill []killTarget
@@ -33,7 +35,9 @@ type podActions struct {
 
 type killTarget struct {
 	status *runtimeapi.ContainerStatus
-	reason string
+	// message is the Killing event's.
+	message string
+	grace   int64
 }
 
 // sandboxChanged reports whether the pod needs a new sandbox, the attempt
@@ -66,7 +70,7 @@ func sandboxChanged(pod *corev1.Pod, rt *runtimePod) (bool, uint32, string) {
 
 // computeActions decides a sync of a pod that is neither terminating nor
 // finished.
-func computeActions(pod *corev1.Pod, rt *runtimePod) podActions {
+func computeActions(pod *corev1.Pod, rt *runtimePod, probes probeResults) podActions {
 	changed, attempt, sandboxID := sandboxChanged(pod, rt)
 	a := podActions{killPod: changed, createSandbox: changed, attempt: attempt, sandboxID: sandboxID}
 	if changed {
@@ -76,7 +80,7 @@ func computeActions(pod *corev1.Pod, rt *runtimePod) podActions {
 			return a
 		}
 		if len(pod.Spec.InitContainers) != 0 {
-			a.nextInit = &pod.Spec.InitContainers[0]
+			a.initStart = []*corev1.Container{&pod.Spec.InitContainers[0]}
 			return a
 		}
 		for i := range pod.Spec.Containers {
@@ -92,23 +96,12 @@ func computeActions(pod *corev1.Pod, rt *runtimePod) podActions {
 		return a
 	}
 
-	failed, next, done := nextInitContainer(pod, rt)
-	if !done {
-		if next == nil {
-			return a // an init container is running
-		}
-		if failed != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-			a.killPod = true
-			return a
-		}
-		if failed != nil && failed.GetState() == runtimeapi.ContainerState_CONTAINER_UNKNOWN {
-			a.kill = append(a.kill, killTarget{status: failed, reason: "Init container is in unknown state, try killing it before restart"})
-		}
-		a.nextInit = next
+	if initialized := initActions(pod, rt, probes, &a); a.killPod || !initialized {
 		return a
 	}
 
 	keep := 0
+	restart := pod.Spec.RestartPolicy != corev1.RestartPolicyNever
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		st := rt.latest(c.Name)
@@ -117,60 +110,163 @@ func computeActions(pod *corev1.Pod, rt *runtimePod) podActions {
 				a.start = append(a.start, c)
 				if st != nil && st.GetState() == runtimeapi.ContainerState_CONTAINER_UNKNOWN {
 					// Maybe still running: never run two of one container.
-					a.kill = append(a.kill, killTarget{status: st, reason: "Container is in unknown state, try killing it before restart"})
+					a.kill = append(a.kill, killTarget{status: st, message: "Container is in unknown state, try killing it before restart", grace: containerGrace(pod, st)})
 				}
 			}
 			continue
 		}
-		if st.GetAnnotations()[annotationContainerHash] != containerHash(c) {
+		var why string
+		var probe *corev1.Probe
+		switch {
+		case st.GetAnnotations()[annotationContainerHash] != containerHash(c):
 			// A new image: restart whatever the restart policy says.
-			a.kill = append(a.kill, killTarget{status: st, reason: fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)})
+			a.kill = append(a.kill, killTarget{status: st, message: fmt.Sprintf("Container %s definition changed, will be restarted", c.Name), grace: containerGrace(pod, st)})
 			a.start = append(a.start, c)
 			continue
+		case probes.result(pod.UID, st.GetId(), probeLiveness) == resultFailure:
+			why, probe = "liveness", c.LivenessProbe
+		case probes.result(pod.UID, st.GetId(), probeStartup) == resultFailure:
+			why, probe = "startup", c.StartupProbe
+		default:
+			keep++
+			continue
 		}
-		keep++
+		t := killTarget{status: st, message: fmt.Sprintf("Container %s failed %s probe", c.Name, why), grace: probeGrace(pod, st, probe)}
+		if restart {
+			t.message += ", will be restarted"
+			a.start = append(a.start, c)
+		}
+		a.kill = append(a.kill, t)
 	}
 	if keep == 0 && len(a.start) == 0 {
+		// Every app container finished for good: sidecars must not keep
+		// the pod alive.
 		a.killPod = true
+		a.initStart = nil
 	}
 	return a
 }
 
-// nextInitContainer returns the init container to start next, the failed
-// instance it replaces if any, and whether initialisation is complete.
-func nextInitContainer(pod *corev1.Pod, rt *runtimePod) (*runtimeapi.ContainerStatus, *corev1.Container, bool) {
+// initActions adds the init containers' part of a sync to a, as
+// upstream's computeInitContainerActions: start the next init container
+// once the previous one succeeded (or, for a sidecar, started), restart
+// sidecars that exited or failed a probe, and give up on the pod when an
+// init container failed and the pod never restarts. It reports whether
+// initialisation completed.
+//
+// Init containers are looked at newest first, since the runtime may have
+// lost older ones: whatever comes before one that ran counts as done.
+func initActions(pod *corev1.Pod, rt *runtimePod, probes probeResults, a *podActions) bool {
 	inits := pod.Spec.InitContainers
 	if len(inits) == 0 {
-		return nil, nil, true
+		return true
 	}
-	// A running app container means initialisation finished long ago,
-	// even if its init containers were removed since.
+	initialized := false
 	for _, c := range pod.Spec.Containers {
-		if st := rt.latest(c.Name); st != nil && st.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
-			return nil, nil, true
+		if st := rt.latest(c.Name); st != nil && (st.GetState() == runtimeapi.ContainerState_CONTAINER_CREATED || st.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING) {
+			// App containers ran: initialisation completed long ago, even if
+			// the init containers were removed since. (Exited ones prove
+			// nothing: they may be from a sandbox since replaced.)
+			initialized = true
+			break
 		}
 	}
-	for i := len(inits) - 1; i >= 0; i-- {
-		if st := rt.latest(inits[i].Name); st != nil && initFailed(st) {
-			return st, &inits[i], false
-		}
+	restartOnFailure := pod.Spec.RestartPolicy != corev1.RestartPolicyNever
+	before := initialized // whether the init containers before i are done
+	var start []int
+	kill := func(st *runtimeapi.ContainerStatus, i int, message string, probe *corev1.Probe) {
+		a.kill = append(a.kill, killTarget{status: st, message: message, grace: probeGrace(pod, st, probe)})
+		start = append(start, i)
 	}
 	for i := len(inits) - 1; i >= 0; i-- {
-		st := rt.latest(inits[i].Name)
+		c := &inits[i]
+		sidecar := isSidecar(c)
+		last := i == len(inits)-1
+		st := rt.latest(c.Name)
 		if st == nil {
+			if before && sidecar {
+				start = append(start, i)
+			}
+			continue
+		}
+		if before && !sidecar {
 			continue
 		}
 		switch st.GetState() {
+		case runtimeapi.ContainerState_CONTAINER_CREATED:
+			// Created but never started: start it (again).
+			start = append(start, i)
 		case runtimeapi.ContainerState_CONTAINER_RUNNING:
-			return nil, nil, false
-		case runtimeapi.ContainerState_CONTAINER_EXITED:
-			if i == len(inits)-1 {
-				return nil, nil, true
+			if !sidecar {
+				break // wait for it to finish
 			}
-			return nil, &inits[i+1], false
+			if c.StartupProbe != nil {
+				r := probes.result(pod.UID, st.GetId(), probeStartup)
+				if r == resultFailure {
+					kill(st, i, fmt.Sprintf("Init container %s failed startup probe", c.Name), c.StartupProbe)
+				}
+				if r != resultSuccess {
+					break // not started (yet)
+				}
+			}
+			if last {
+				initialized = true
+			} else if !before {
+				start = append(start, i+1)
+			}
+			switch {
+			case st.GetAnnotations()[annotationContainerHash] != containerHash(c):
+				kill(st, i, fmt.Sprintf("Init container %s definition changed", c.Name), nil)
+			case probes.result(pod.UID, st.GetId(), probeLiveness) == resultFailure:
+				kill(st, i, fmt.Sprintf("Init container %s failed liveness probe", c.Name), c.LivenessProbe)
+			}
+		case runtimeapi.ContainerState_CONTAINER_EXITED:
+			switch {
+			case sidecar:
+				// Sidecars restart whatever the pod's restart policy.
+				start = append(start, i)
+			case initFailed(st):
+				if !restartOnFailure {
+					a.killPod, a.initStart = true, nil
+					return false
+				}
+				start = append(start, i)
+			case last:
+				initialized = true
+			default:
+				start = append(start, i+1)
+			}
+		default:
+			if !sidecar && !restartOnFailure {
+				a.killPod, a.initStart = true, nil
+				return false
+			}
+			kill(st, i, "Init container is in unknown state, try killing it before restart", nil)
 		}
+		before = true
 	}
-	return nil, &inits[0], false
+	if !before {
+		start = append(start, 0)
+	}
+	for _, i := range slices.Backward(start) {
+		a.initStart = append(a.initStart, &inits[i])
+	}
+	return initialized
+}
+
+// isSidecar reports whether init container c is a sidecar: restarted
+// whenever it exits and kept running beside the app containers.
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// probeGrace is the grace period for killing st: the failed probe's own
+// terminationGracePeriodSeconds when it sets one, else the pod's.
+func probeGrace(pod *corev1.Pod, st *runtimeapi.ContainerStatus, probe *corev1.Probe) int64 {
+	if probe != nil && probe.TerminationGracePeriodSeconds != nil && pod.DeletionGracePeriodSeconds == nil {
+		return *probe.TerminationGracePeriodSeconds
+	}
+	return containerGrace(pod, st)
 }
 
 func initFailed(st *runtimeapi.ContainerStatus) bool {

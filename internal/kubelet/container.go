@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,8 +111,29 @@ func (k *Kubelet) startContainer(ctx context.Context, st *podState, pod *corev1.
 		return fail(reasonRunContainerError, err)
 	}
 	k.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	id := created.GetContainerId()
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		msg, err := k.handlers.hook(ctx, c.Lifecycle.PostStart, handlerTarget{pod: pod, container: c, id: id, ips: sb.ips})
+		if err != nil {
+			k.log.Info("postStart hook failed", "pod", podDesc(pod), "container", c.Name, "err", msg)
+			// The hook's own message may hold secrets: events get none of it.
+			k.recorder.Event(ref, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
+			kill := containerKill{
+				pod:     pod,
+				status:  &runtimeapi.ContainerStatus{Id: id, Metadata: &runtimeapi.ContainerMetadata{Name: c.Name}},
+				grace:   containerGrace(pod, nil),
+				message: "FailedPostStartHook",
+				ips:     sb.ips,
+			}
+			if kerr := k.killContainer(ctx, kill, nil); kerr != nil {
+				err = errors.Join(err, kerr)
+			}
+			st.waiting[c.Name] = waitingReason{reason: reasonPostStartHookError, message: msg}
+			return 0, fmt.Errorf("container %q: %w: %w", c.Name, errPostStartHook, err)
+		}
+	}
 	delete(st.waiting, c.Name)
-	k.log.Info("container started", "pod", podDesc(pod), "container", c.Name, "id", created.GetContainerId(), "restartCount", restarts)
+	k.log.Info("container started", "pod", podDesc(pod), "container", c.Name, "id", id, "restartCount", restarts)
 	return 0, nil
 }
 
@@ -174,6 +196,7 @@ func containerAnnotations(pod *corev1.Pod, c *corev1.Container, restarts int32) 
 	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		a[annotationTerminationGracePeriod] = strconv.FormatInt(*g, 10)
 	}
+	addHookAnnotations(a, c)
 	return a
 }
 
@@ -202,18 +225,43 @@ func (k *Kubelet) nextRestartCount(pod *corev1.Pod, rt *runtimePod, name string)
 	return next
 }
 
-// killContainer stops a container, giving it grace seconds between
-// SIGTERM and SIGKILL (the runtime sends both). pod may be nil for an
-// orphan.
-func (k *Kubelet) killContainer(ctx context.Context, pod *corev1.Pod, c *runtimeapi.ContainerStatus, grace int64, reason string) error {
+// containerKill is a container to stop and how.
+type containerKill struct {
+	// pod is nil for an orphan.
+	pod    *corev1.Pod
+	status *runtimeapi.ContainerStatus
+	// grace is the time between SIGTERM and SIGKILL (the runtime sends
+	// both), preStop hook included.
+	grace int64
+	// message is the Killing event's; empty says "Stopping container".
+	message string
+	// ips are the pod's addresses, for an httpGet preStop hook.
+	ips []string
+}
+
+// killContainer runs the container's preStop hook, waits for its turn if
+// order says so, and stops it with what is left of the grace period (at
+// least minGracePeriod).
+func (k *Kubelet) killContainer(ctx context.Context, kill containerKill, order *stopOrder) error {
+	c := kill.status
 	name := c.GetMetadata().GetName()
-	if pod != nil {
-		ref := containerRef(pod, &corev1.Container{Name: name}, kindOf(pod, name))
-		msg := fmt.Sprintf("Stopping container %s", name)
-		if reason != "" {
-			msg += ": " + reason
+	if order != nil {
+		defer order.done(name)
+	}
+	spec := containerSpec(kill.pod, c)
+	if kill.pod != nil {
+		msg := kill.message
+		if msg == "" {
+			msg = "Stopping container " + name
 		}
-		k.recorder.Event(ref, corev1.EventTypeNormal, "Killing", msg)
+		k.recorder.Event(containerRef(kill.pod, spec, kindOf(kill.pod, name)), corev1.EventTypeNormal, "Killing", msg)
+	}
+	grace := kill.grace
+	if spec.Lifecycle != nil && spec.Lifecycle.PreStop != nil && grace > 0 {
+		grace -= k.runPreStop(ctx, kill, spec, grace)
+	}
+	if order != nil && grace > 0 {
+		grace -= order.wait(ctx, k.clock, name, grace)
 	}
 	grace = max(grace, minGracePeriod)
 	_, err := k.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.GetId(), Timeout: grace})

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -49,6 +50,9 @@ type harness struct {
 	factory  informers.SharedInformerFactory
 	workers  map[types.UID]*podWorker
 	cfg      Config
+	// probed receives the UID of a pod whenever one of its probe results
+	// changed.
+	probed chan types.UID
 }
 
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
@@ -69,6 +73,7 @@ func newHarnessWith(t *testing.T, rt *fakecri.Runtime, clk *clocktesting.FakeClo
 		cfg.PodLogsDir = dir + "/logs"
 	}
 	client := fake.NewClientset(objs...)
+	client.PrependReactor("update", "pods", apiStatusUpdate(client))
 	factory := informers.NewSharedInformerFactory(client, 0)
 	recorder := record.NewFakeRecorder(1000)
 	k, err := New(nil, Deps{
@@ -82,9 +87,68 @@ func newHarnessWith(t *testing.T, rt *fakecri.Runtime, clk *clocktesting.FakeClo
 	if err != nil {
 		t.Fatal(err)
 	}
+	probed := make(chan types.UID, 100)
+	k.probes.changed = func(uid types.UID) {
+		k.wake(uid)
+		select {
+		case probed <- uid:
+		default:
+		}
+	}
+	t.Cleanup(k.probes.stop)
 	return &harness{
 		t: t, ctx: t.Context(), k: k, rt: rt, client: client, clock: clk, recorder: recorder,
-		factory: factory, workers: map[types.UID]*podWorker{}, cfg: k.cfg,
+		factory: factory, workers: map[types.UID]*podWorker{}, cfg: k.cfg, probed: probed,
+	}
+}
+
+// waitProbed waits for a probe result of pod to change.
+func (h *harness) waitProbed(pod *corev1.Pod) {
+	h.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case uid := <-h.probed:
+			if uid == pod.UID {
+				return
+			}
+		case <-timeout:
+			h.t.Fatalf("no probe result of %s changed", pod.Name)
+		}
+	}
+}
+
+// noProbeChange fails the test if a probe result changed since the last
+// waitProbed.
+func (h *harness) noProbeChange() {
+	h.t.Helper()
+	select {
+	case uid := <-h.probed:
+		h.t.Fatalf("probe result of %s changed", uid)
+	default:
+	}
+}
+
+// apiStatusUpdate makes a pods/status update take only the status, as the
+// API server does; the fake clientset would store the whole object, so a
+// sync that read a pod before its deletion would undo the deletion.
+func apiStatusUpdate(client *fake.Clientset) k8stesting.ReactionFunc {
+	gvr := corev1.SchemeGroupVersion.WithResource("pods")
+	return func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		upd := a.(k8stesting.UpdateAction).GetObject().(*corev1.Pod)
+		cur, err := client.Tracker().Get(gvr, upd.Namespace, upd.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		pod := cur.(*corev1.Pod).DeepCopy()
+		pod.Status = upd.Status
+		if err := client.Tracker().Update(gvr, pod, pod.Namespace); err != nil {
+			return true, nil, err
+		}
+		return true, pod, nil
 	}
 }
 

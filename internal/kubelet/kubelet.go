@@ -7,6 +7,11 @@
 // handlers on it in New and waits for it to sync in Run. A relist of the
 // runtime every RelistPeriod (the "PLEG") wakes the worker of any pod whose
 // sandboxes or containers changed, since containerd 1.6 sends no CRI events.
+//
+// Probes run apart from the workers, one goroutine per probe of each running
+// container instance, and wake the pod's worker when a result changes; the
+// worker then restarts what failed its liveness probe and reports readiness.
+// Lifecycle hooks run within the sync that starts or stops their container.
 package kubelet
 
 import (
@@ -42,6 +47,7 @@ type RuntimeService interface {
 	RemoveContainer(ctx context.Context, in *runtimeapi.RemoveContainerRequest, opts ...grpc.CallOption) (*runtimeapi.RemoveContainerResponse, error)
 	ListContainers(ctx context.Context, in *runtimeapi.ListContainersRequest, opts ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error)
 	ContainerStatus(ctx context.Context, in *runtimeapi.ContainerStatusRequest, opts ...grpc.CallOption) (*runtimeapi.ContainerStatusResponse, error)
+	ExecSync(ctx context.Context, in *runtimeapi.ExecSyncRequest, opts ...grpc.CallOption) (*runtimeapi.ExecSyncResponse, error)
 }
 
 // ImageService is the part of the CRI image service the kubelet uses;
@@ -64,6 +70,9 @@ var (
 	// errConfig: the container's configuration cannot be built (a missing
 	// ConfigMap key, runAsNonRoot violated, ...).
 	errConfig = errors.New("kubelet: container configuration")
+	// errPostStartHook: the container started but its postStart hook
+	// failed, so it was killed.
+	errPostStartHook = errors.New("kubelet: postStart hook failed")
 )
 
 const (
@@ -170,6 +179,8 @@ type Kubelet struct {
 	dns      DNSConfigurer
 	synced   cache.InformerSynced
 	cfg      Config
+	handlers *handlerRunner
+	probes   *probeManager
 
 	mu sync.Mutex
 	// pods are the pods the informer holds, by UID.
@@ -217,6 +228,8 @@ func New(log *slog.Logger, deps Deps, cfg Config) (*Kubelet, error) {
 	if k.clock == nil {
 		k.clock = clock.RealClock{}
 	}
+	k.handlers = newHandlerRunner(k.runtime, k.clock)
+	k.probes = newProbeManager(k.log, k.clock, k.recorder, k.handlers, k.wake)
 	reg, err := deps.Pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    k.podAdded,
 		UpdateFunc: func(_, cur any) { k.podAdded(cur) },
@@ -257,6 +270,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.mu.Unlock()
 	loops.Wait()
 	k.wg.Wait()
+	k.probes.stop()
 	return nil
 }
 
@@ -270,6 +284,9 @@ func (k *Kubelet) podAdded(obj any) {
 	k.pods[pod.UID] = pod
 	if w := k.workers[pod.UID]; w != nil {
 		w.pod = pod
+		if pod.DeletionTimestamp != nil {
+			w.interruptLocked()
+		}
 	}
 	k.wakeLocked(pod.UID)
 }
@@ -291,7 +308,18 @@ func (k *Kubelet) podDeleted(obj any) {
 	}
 	w.pod = pod
 	w.deleted = true
+	w.interruptLocked()
 	w.signal()
+}
+
+// wake wakes uid's worker if it runs; probes call it when a result
+// changes.
+func (k *Kubelet) wake(uid types.UID) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if w := k.workers[uid]; w != nil {
+		w.signal()
+	}
 }
 
 // runResync wakes every worker each ResyncPeriod, so that drift nobody

@@ -29,10 +29,35 @@ func findStatus(statuses []corev1.ContainerStatus, name string) (corev1.Containe
 // podPhase computes the phase from the container statuses (init and app)
 // as upstream's getPhase does. terminal says no container will run again,
 // so all stopped means Succeeded or Failed whatever the restart policy.
+// Sidecars count as running while they run, keep the pod Pending until
+// they started, and do not count once stopped.
 func podPhase(pod *corev1.Pod, statuses []corev1.ContainerStatus, terminal bool) corev1.PodPhase {
-	pendingInit, failedInit := 0, 0
-	for _, c := range pod.Spec.InitContainers {
+	pendingInit, pendingSidecars, failedInit := 0, 0, 0
+	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
 		s, ok := findStatus(statuses, c.Name)
+		if isSidecar(c) {
+			switch {
+			case !ok:
+				unknown++
+			case s.State.Running != nil:
+				running++
+				if s.Started == nil || !*s.Started {
+					pendingSidecars++
+				}
+			case s.State.Terminated != nil:
+			case s.State.Waiting != nil:
+				if s.LastTerminationState.Terminated == nil {
+					pendingSidecars++
+					waiting++
+				}
+			default:
+				pendingSidecars++
+				unknown++
+			}
+			continue
+		}
 		switch {
 		case !ok:
 			pendingInit++
@@ -55,7 +80,6 @@ func podPhase(pod *corev1.Pod, statuses []corev1.ContainerStatus, terminal bool)
 		}
 	}
 
-	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
 	for _, c := range pod.Spec.Containers {
 		s, ok := findStatus(statuses, c.Name)
 		switch {
@@ -82,8 +106,9 @@ func podPhase(pod *corev1.Pod, statuses []corev1.ContainerStatus, terminal bool)
 	if failedInit > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
 		return corev1.PodFailed
 	}
+	initialized := anyAppContainerStarted(pod, statuses)
 	switch {
-	case pendingInit > 0 && !anyAppContainerStarted(pod, statuses):
+	case (pendingInit > 0 || pendingSidecars > 0) && !initialized:
 		return corev1.PodPending
 	case waiting > 0:
 		return corev1.PodPending
@@ -131,12 +156,15 @@ func initializedCondition(pod *corev1.Pod, statuses []corev1.ContainerStatus, ph
 		return cond
 	}
 	var unknown, incomplete []string
-	for _, c := range pod.Spec.InitContainers {
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
 		s, ok := findStatus(statuses, c.Name)
 		switch {
 		case !ok:
 			unknown = append(unknown, c.Name)
-		case !s.Ready:
+		case isSidecar(c) && (s.Started == nil || !*s.Started):
+			incomplete = append(incomplete, c.Name)
+		case !isSidecar(c) && !s.Ready:
 			incomplete = append(incomplete, c.Name)
 		}
 	}
@@ -163,7 +191,14 @@ func initializedCondition(pod *corev1.Pod, statuses []corev1.ContainerStatus, ph
 func containersReadyCondition(pod *corev1.Pod, statuses []corev1.ContainerStatus, phase corev1.PodPhase) corev1.PodCondition {
 	cond := corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse}
 	var unknown, unready []string
-	for _, c := range pod.Spec.Containers {
+	// Sidecars must be ready too: the app containers depend on them.
+	var containers []corev1.Container
+	for i := range pod.Spec.InitContainers {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			containers = append(containers, pod.Spec.InitContainers[i])
+		}
+	}
+	for _, c := range append(containers, pod.Spec.Containers...) {
 		s, ok := findStatus(statuses, c.Name)
 		switch {
 		case !ok:

@@ -199,12 +199,19 @@ func (k *Kubelet) containerStatuses(st *podState, pod *corev1.Pod, rt *runtimePo
 			}
 			s.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}}
 		}
-		if isInit {
+		// A running container has started once its startup probe, if any,
+		// passed, and is ready once started and its readiness probe, if
+		// any, passed. A regular init container is ready once it succeeded.
+		started := s.State.Running != nil
+		if started && (!isInit || isSidecar(c)) {
+			started = k.probes.hasStarted(pod.UID, instances[0].GetId(), c)
+		}
+		s.Started = ptr.To(started)
+		if isInit && !isSidecar(c) {
 			s.Ready = s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
 		} else {
-			s.Ready = s.State.Running != nil
+			s.Ready = started && k.probes.ready(pod.UID, instances[0].GetId(), c)
 		}
-		s.Started = ptr.To(s.State.Running != nil)
 		out = append(out, s)
 	}
 	return out
@@ -213,6 +220,10 @@ func (k *Kubelet) containerStatuses(st *podState, pod *corev1.Pod, rt *runtimePo
 // waitsForStart reports whether the kubelet means to start the container
 // again, so that the reason its last start failed is what status shows.
 func waitsForStart(c *corev1.Container, pod *corev1.Pod, rt *runtimePod, isInit bool) bool {
+	if isInit && isSidecar(c) {
+		st := rt.latest(c.Name)
+		return pod.DeletionTimestamp == nil && (st == nil || st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING)
+	}
 	if isInit && succeeded(rt.latest(c.Name)) {
 		return false
 	}

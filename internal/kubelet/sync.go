@@ -35,6 +35,7 @@ func (k *Kubelet) syncActive(ctx context.Context, st *podState, pod *corev1.Pod,
 	if k.finished(st, pod) {
 		// A finished pod's containers stay, stopped, for their logs and
 		// status until the pod is deleted.
+		k.probes.removePod(pod.UID)
 		if rt.active() {
 			if err := k.killPod(ctx, pod, rt, nil); err != nil {
 				errs = append(errs, err)
@@ -43,10 +44,15 @@ func (k *Kubelet) syncActive(ctx context.Context, st *podState, pod *corev1.Pod,
 		}
 	} else {
 		var err error
-		res.requeue, changed, err = k.apply(ctx, st, pod, rt, computeActions(pod, rt))
+		res.requeue, changed, err = k.apply(ctx, st, pod, rt, computeActions(pod, rt, k.probes))
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted by the pod's deletion: the next sync takes over, and
+		// a status from the pod as it was must not overwrite the API's.
+		return res, errors.Join(append(errs, err)...)
 	}
 	if changed {
 		fresh, err := k.inspect(ctx, pod.UID)
@@ -54,6 +60,9 @@ func (k *Kubelet) syncActive(ctx context.Context, st *podState, pod *corev1.Pod,
 			return res, errors.Join(append(errs, err)...)
 		}
 		rt = fresh
+	}
+	if !k.finished(st, pod) {
+		k.probes.sync(ctx, pod, rt, k.podIPs(pod, rt.sandboxIPs()))
 	}
 	if err := k.updateStatus(ctx, st, pod, rt, false); err != nil {
 		errs = append(errs, err)
@@ -89,14 +98,15 @@ func (k *Kubelet) apply(ctx context.Context, st *podState, pod *corev1.Pod, rt *
 			return 0, changed, nil
 		}
 	}
+	ips := k.podIPs(pod, rt.sandboxIPs())
 	for _, t := range a.kill {
 		changed = true
-		grace := containerGrace(pod, t.status)
-		if err := k.killContainer(ctx, pod, t.status, grace, t.reason); err != nil {
+		kill := containerKill{pod: pod, status: t.status, grace: t.grace, message: t.message, ips: ips}
+		if err := k.killContainer(ctx, kill, nil); err != nil {
 			return 0, changed, err
 		}
 	}
-	if a.nextInit == nil && len(a.start) == 0 {
+	if len(a.initStart) == 0 && len(a.start) == 0 {
 		return 0, changed, nil
 	}
 
@@ -121,19 +131,30 @@ func (k *Kubelet) apply(ctx context.Context, st *podState, pod *corev1.Pod, rt *
 		sb = sandboxTarget{id: a.sandboxID, config: cfg, ips: k.podIPs(pod, rt.sandboxIPs())}
 	}
 
-	if a.nextInit != nil {
-		changed = true
-		wait, err := k.startContainer(ctx, st, pod, a.nextInit, kindInit, sb, rt, vols, src)
-		return wait, changed, err
-	}
 	var requeue time.Duration
 	var errs []error
-	for _, c := range a.start {
-		changed = true
-		wait, err := k.startContainer(ctx, st, pod, c, kindApp, sb, rt, vols, src)
+	later := func(wait time.Duration) {
 		if wait > 0 && (requeue == 0 || wait < requeue) {
 			requeue = wait
 		}
+	}
+	for _, c := range a.initStart {
+		changed = true
+		wait, err := k.startContainer(ctx, st, pod, c, kindInit, sb, rt, vols, src)
+		later(wait)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if (err != nil || wait > 0) && !isSidecar(c) {
+			// Initialisation cannot go on past an init container that did
+			// not start.
+			return requeue, changed, errors.Join(errs...)
+		}
+	}
+	for _, c := range a.start {
+		changed = true
+		wait, err := k.startContainer(ctx, st, pod, c, kindApp, sb, rt, vols, src)
+		later(wait)
 		if err != nil {
 			errs = append(errs, err)
 		}

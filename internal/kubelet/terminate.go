@@ -20,20 +20,29 @@ import (
 // defaultGracePeriod applies when neither pod nor container says.
 const defaultGracePeriod = 30
 
-// killPod stops every running container of the pod at once, each with
-// grace seconds (nil: each container's own), then its sandboxes.
+// killPod stops every running container of the pod, each with grace
+// seconds (nil: each container's own) and in the order sidecars need,
+// then its sandboxes.
 func (k *Kubelet) killPod(ctx context.Context, pod *corev1.Pod, rt *runtimePod, grace *int64) error {
+	var running []*runtimeapi.ContainerStatus
+	for _, c := range rt.containers {
+		if c.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING || c.GetState() == runtimeapi.ContainerState_CONTAINER_UNKNOWN {
+			running = append(running, c)
+		}
+	}
+	ips := rt.sandboxIPs()
+	if pod != nil {
+		ips = k.podIPs(pod, ips)
+	}
+	order := newStopOrder(pod, running)
 	var wg sync.WaitGroup
-	errs := make([]error, len(rt.containers))
-	for i, c := range rt.containers {
-		if c.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING && c.GetState() != runtimeapi.ContainerState_CONTAINER_UNKNOWN {
-			continue
-		}
-		g := containerGrace(pod, c)
+	errs := make([]error, len(running))
+	for i, c := range running {
+		kill := containerKill{pod: pod, status: c, grace: containerGrace(pod, c), ips: ips}
 		if grace != nil {
-			g = *grace
+			kill.grace = *grace
 		}
-		wg.Go(func() { errs[i] = k.killContainer(ctx, pod, c, g, "") })
+		wg.Go(func() { errs[i] = k.killContainer(ctx, kill, order) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -85,6 +94,7 @@ func (k *Kubelet) remainingGrace(pod *corev1.Pod) *int64 {
 // the pod's runtime objects and files, and delete the pod object, which
 // the API server keeps until the kubelet does so.
 func (k *Kubelet) syncTerminating(ctx context.Context, st *podState, pod *corev1.Pod, rt *runtimePod) (syncResult, error) {
+	k.probes.removePod(pod.UID)
 	if rt.active() {
 		if err := k.killPod(ctx, pod, rt, k.remainingGrace(pod)); err != nil {
 			return syncResult{}, err
@@ -116,6 +126,7 @@ func (k *Kubelet) syncTerminating(ctx context.Context, st *podState, pod *corev1
 // syncGone cleans up after a pod the API no longer has (deleted at once,
 // or an orphan from before a restart; pod is then nil or its last state).
 func (k *Kubelet) syncGone(ctx context.Context, pod *corev1.Pod, uid types.UID, rt *runtimePod) (syncResult, error) {
+	k.probes.removePod(uid)
 	if rt.empty() {
 		if pod == nil {
 			return syncResult{done: true}, nil

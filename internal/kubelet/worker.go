@@ -16,10 +16,15 @@ type podWorker struct {
 	uid  types.UID
 	wake chan struct{}
 
-	// pod and deleted are guarded by Kubelet.mu. pod is the latest object
-	// the informer delivered; nil for an orphan the API never showed us.
+	// pod, deleted and cancel are guarded by Kubelet.mu. pod is the latest
+	// object the informer delivered; nil for an orphan the API never
+	// showed us.
 	pod     *corev1.Pod
 	deleted bool
+	// cancel ends the sync in progress while it runs a pod not being
+	// deleted: a deletion must not wait for it (a postStart hook that
+	// never returns, a slow pull), as upstream's pod workers do not.
+	cancel context.CancelFunc
 
 	// The rest belongs to the worker goroutine.
 	podState
@@ -58,6 +63,15 @@ func newPodState(cfg Config) podState {
 		crash:    newBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		pulls:    newBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		pullErrs: map[string]string{},
+	}
+}
+
+// interruptLocked cancels the sync in progress, if it may be; the pod is
+// being deleted. Kubelet.mu must be held.
+func (w *podWorker) interruptLocked() {
+	if w.cancel != nil {
+		w.cancel()
+		w.cancel = nil
 	}
 }
 
@@ -127,9 +141,17 @@ func (k *Kubelet) runWorker(ctx context.Context, w *podWorker) {
 		}
 		k.mu.Lock()
 		pod, deleted := w.pod, w.deleted
+		syncCtx, cancel := context.WithCancel(ctx)
+		if !deleted && pod != nil && pod.DeletionTimestamp == nil {
+			w.cancel = cancel
+		}
 		k.mu.Unlock()
 
-		res, err := k.syncPod(ctx, w, pod, deleted)
+		res, err := k.syncPod(syncCtx, w, pod, deleted)
+		k.mu.Lock()
+		w.cancel = nil
+		k.mu.Unlock()
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}

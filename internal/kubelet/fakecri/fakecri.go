@@ -1,7 +1,7 @@
 // Package fakecri is an in-memory CRI runtime and image service for tests:
 // it keeps sandboxes, containers and images as containerd 1.6 would,
-// records every call, and lets a test end containers, kill sandboxes and
-// inject failures.
+// records every call, and lets a test end containers, kill sandboxes,
+// answer execs and inject failures.
 package fakecri
 
 import (
@@ -12,6 +12,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -58,7 +59,14 @@ type Runtime struct {
 	startErrs     map[string]error
 	runSandboxErr error
 	pullAuths     map[string][]*runtimeapi.AuthConfig
+	execs         map[string]ExecFunc
+	podIP         string
 }
+
+// ExecFunc answers an ExecSync in the running container id. It is called
+// without the runtime's lock, so it may block (honouring ctx) or call back
+// into the runtime, for example to end the container with Exit.
+type ExecFunc func(ctx context.Context, id string) (*runtimeapi.ExecSyncResponse, error)
 
 type sandbox struct {
 	status *runtimeapi.PodSandboxStatus
@@ -83,6 +91,7 @@ func New(clk clock.PassiveClock) *Runtime {
 		pullErrs:   map[string]error{},
 		startErrs:  map[string]error{},
 		pullAuths:  map[string][]*runtimeapi.AuthConfig{},
+		execs:      map[string]ExecFunc{},
 	}
 }
 
@@ -128,7 +137,10 @@ func (r *Runtime) RunPodSandbox(_ context.Context, req *runtimeapi.RunPodSandbox
 		Annotations: maps.Clone(cfg.GetAnnotations()),
 	}
 	if ns.GetNetwork() != runtimeapi.NamespaceMode_NODE {
-		st.Network.Ip = fmt.Sprintf("10.88.%d.%d", r.seq/250, 2+r.seq%250)
+		st.Network.Ip = r.podIP
+		if st.Network.Ip == "" {
+			st.Network.Ip = fmt.Sprintf("10.88.%d.%d", r.seq/250, 2+r.seq%250)
+		}
 	}
 	r.sandboxes[id] = &sandbox{status: st, config: proto.Clone(cfg).(*runtimeapi.PodSandboxConfig)}
 	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: id}, nil
@@ -336,6 +348,33 @@ func (r *Runtime) StopContainer(_ context.Context, req *runtimeapi.StopContainer
 	return &runtimeapi.StopContainerResponse{}, nil
 }
 
+// ExecSync implements the CRI: the command's handler answers, and one
+// without a handler is not found in the container, as containerd reports
+// it.
+func (r *Runtime) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest, _ ...grpc.CallOption) (*runtimeapi.ExecSyncResponse, error) {
+	r.mu.Lock()
+	c := r.containers[req.GetContainerId()]
+	r.record("ExecSync", c.name(), req)
+	var fn ExecFunc
+	var err error
+	switch {
+	case c == nil:
+		err = notFound("container", req.GetContainerId())
+	case c.status.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING:
+		err = status.Errorf(codes.FailedPrecondition, "container %q is not running", req.GetContainerId())
+	default:
+		cmd := strings.Join(req.GetCmd(), " ")
+		if fn = r.execs[cmd]; fn == nil {
+			err = status.Errorf(codes.Unknown, "failed to exec in container: %q: executable file not found in $PATH", cmd)
+		}
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return fn(ctx, req.GetContainerId())
+}
+
 // RemoveContainer implements the CRI.
 func (r *Runtime) RemoveContainer(_ context.Context, req *runtimeapi.RemoveContainerRequest, _ ...grpc.CallOption) (*runtimeapi.RemoveContainerResponse, error) {
 	r.mu.Lock()
@@ -463,6 +502,33 @@ func (r *Runtime) FailStart(name string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.startErrs[name] = err
+}
+
+// SetPodIP gives every sandbox run from now on the address ip instead of
+// one of its own, so that tests can serve a pod's probes on 127.0.0.1.
+func (r *Runtime) SetPodIP(ip string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.podIP = ip
+}
+
+// HandleExec makes ExecSync of cmd (its words joined by single spaces) call
+// fn; nil removes the handler.
+func (r *Runtime) HandleExec(cmd string, fn ExecFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fn == nil {
+		delete(r.execs, cmd)
+		return
+	}
+	r.execs[cmd] = fn
+}
+
+// SetExec makes ExecSync of cmd exit with exitCode after printing stdout.
+func (r *Runtime) SetExec(cmd string, exitCode int32, stdout string) {
+	r.HandleExec(cmd, func(context.Context, string) (*runtimeapi.ExecSyncResponse, error) {
+		return &runtimeapi.ExecSyncResponse{ExitCode: exitCode, Stdout: []byte(stdout)}, nil
+	})
 }
 
 // FailRunSandbox makes RunPodSandbox fail with err; nil lets it succeed.
