@@ -80,6 +80,9 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
 	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	// Upstream kubelet's defaults: client-go's own (5 QPS) would queue the
+	// status writes of a burst of pods behind each other.
+	rc.QPS, rc.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err

@@ -166,6 +166,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := routeUnreachable(a.cfg.ClusterCIDR, a.cfg.ServiceCIDR); err != nil {
 		return err
 	}
+	if a.cfg.ContainerRuntimeEndpoint == "" {
+		if err := masqueradeEgress(a.cfg.PodCIDR, a.cfg.ClusterCIDR); err != nil {
+			return err
+		}
+	}
 
 	conn, err := containerd.Dial(ctx, endpoint)
 	if err != nil {

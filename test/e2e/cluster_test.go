@@ -191,8 +191,8 @@ func (c *cluster) deleteAllPods(t *testing.T) {
 
 // cleanupNode removes what a node leaves on the machine once its server
 // has stopped: shims still running from the data dir, mounts under it, the
-// pod bridge and the unreachable routes.
-func cleanupNode(t *testing.T, dir string) {
+// pod bridge, the unreachable routes and the masquerade table.
+func cleanupNode(t testing.TB, dir string) {
 	for _, pid := range processesMentioning(dir) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -204,6 +204,7 @@ func cleanupNode(t *testing.T, dir string) {
 	} {
 		_ = exec.Command("ip", args...).Run()
 	}
+	_ = exec.Command("nft", "delete", "table", "ip", "skiff-nat").Run()
 }
 
 // processesMentioning lists processes whose command line contains s.
@@ -231,7 +232,7 @@ func processesMentioning(s string) []int {
 }
 
 // unmountUnder unmounts every mount point below dir, deepest first.
-func unmountUnder(t *testing.T, dir string) {
+func unmountUnder(t testing.TB, dir string) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return

@@ -32,7 +32,7 @@ func busyboxImage(t *testing.T) *oci.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := oci.Busybox(bb, []string{"sh", "sleep", "cat", "echo", "ls", "date", "tail", "cp", "mkdir", "hostname", "kill", "true", "false", "env", "httpd", "wget"}, oci.Config{Cmd: []string{"sh"}})
+	img, err := oci.Busybox(bb, []string{"sh", "sleep", "cat", "echo", "ls", "date", "tail", "cp", "mkdir", "hostname", "kill", "touch", "rm", "true", "false", "env", "httpd", "wget"}, oci.Config{Cmd: []string{"sh"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiff-sh/skiff/internal/oci"
 )
@@ -291,4 +292,50 @@ func TestServerRestartKeepsContainers(t *testing.T) {
 	if a.ContainerID != b.ContainerID || a.RestartCount != 0 || after.Status.PodIP != before.Status.PodIP {
 		t.Errorf("after restart: container %s (was %s), restarts %d, IP %s (was %s)", a.ContainerID, b.ContainerID, a.RestartCount, after.Status.PodIP, before.Status.PodIP)
 	}
+}
+
+// A failing liveness probe restarts the container; a readiness probe gates
+// the Ready condition.
+func TestProbes(t *testing.T) {
+	c := busyboxCluster(t)
+	live := shPod("liveness", "touch /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 3600")
+	live.Spec.Containers[0].LivenessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/healthy"}}},
+		PeriodSeconds: 1, FailureThreshold: 1,
+	}
+	c.create(t, live)
+
+	ready := shPod("readiness", "mkdir -p /www; httpd -p 8080 -h /www; sleep 3600")
+	ready.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ok", Port: intstr.FromInt32(8080)}},
+		PeriodSeconds: 1,
+	}
+	c.create(t, ready)
+
+	p := c.waitPod(t, "readiness", "Running, not ready", running)
+	if podReady(p) {
+		t.Fatal("ready before its readiness probe ever passed")
+	}
+	time.Sleep(2 * time.Second)
+	if p, _ = c.client.CoreV1().Pods("default").Get(context.Background(), "readiness", metav1.GetOptions{}); podReady(p) {
+		t.Fatal("ready while /ok is missing")
+	}
+	kubectl(t, c, "exec", "readiness", "--", "sh", "-c", "echo ok > /www/ok")
+	c.waitPod(t, "readiness", "Ready once /ok answers", podReady)
+
+	p = c.waitPod(t, "liveness", "a restart after the liveness probe failed", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	if ev := c.events(t, "liveness"); !strings.Contains(ev, "Unhealthy Liveness probe failed") || !strings.Contains(ev, "failed liveness probe, will be restarted") {
+		t.Errorf("liveness events:\n%s", ev)
+	}
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
