@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/version"
 )
 
@@ -41,8 +49,10 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var node nodeFlags
 	node.register(fs)
-	var kubeconfig, dataDir, podCIDR, clusterCIDR, serviceCIDR, logLevel string
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to join (required)")
+	var kubeconfig, serverURL, tokenFile, dataDir, podCIDR, clusterCIDR, serviceCIDR, logLevel string
+	fs.StringVar(&serverURL, "server", "", "URL of the cluster's API server, e.g. https://10.0.0.1:6443")
+	fs.StringVar(&tokenFile, "token-file", "", "file holding the server's join token (the server's DATA_DIR/join-token)")
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "join with this kubeconfig's credentials instead of a token (logs and exec then do not reach the node)")
 	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's state")
 	fs.StringVar(&podCIDR, "pod-cidr", "", "this node's range of pod IPs (required)")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod IPs")
@@ -54,8 +64,8 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if kubeconfig == "" {
-		return fmt.Errorf("--kubeconfig is required")
+	if (kubeconfig == "") == (serverURL == "" || tokenFile == "") {
+		return fmt.Errorf("give either --server and --token-file, or --kubeconfig")
 	}
 	cfg, err := node.config()
 	if err != nil {
@@ -75,9 +85,13 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
+	var rc *rest.Config
+	if kubeconfig != "" {
+		if rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
+			return fmt.Errorf("--kubeconfig: %w", err)
+		}
+	} else if rc, err = joinCluster(cfg, serverURL, tokenFile); err != nil {
+		return err
 	}
 	rc.ContentType = "application/vnd.kubernetes.protobuf"
 	// Upstream kubelet's defaults: client-go's own (5 QPS) would queue the
@@ -92,4 +106,54 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return runUntilSignal(a.Run, a.Ready(), stdout, fmt.Sprintf("Node %s joined the cluster.\n", a.NodeName()))
+}
+
+// joinCluster gives the node its credentials: those it saved when it
+// joined before, or new ones from the server for the join token. It sets
+// the kubelet server's TLS from them and returns the API client's config.
+func joinCluster(cfg *agent.Config, serverURL, tokenFile string) (*rest.Config, error) {
+	id, err := cfg.WithIdentity()
+	if err != nil {
+		return nil, err
+	}
+	*cfg = id
+	creds, err := join.Load(cfg.DataDir)
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, join.ErrExpired):
+		data, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		token, err := join.ParseToken(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if creds, err = join.Join(ctx, serverURL, token, join.Request{NodeName: cfg.NodeName, Addresses: []net.IP{cfg.NodeIP}}); err != nil {
+			return nil, err
+		}
+		if err := creds.Save(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case creds.NodeName != cfg.NodeName:
+		return nil, fmt.Errorf("the credentials in %s are node %s's, not %s's", cfg.DataDir, creds.NodeName, cfg.NodeName)
+	}
+	serving, err := tls.X509KeyPair(creds.ServingCert, creds.ServingKey)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet serving certificate: %w", err)
+	}
+	ca := x509.NewCertPool()
+	if !ca.AppendCertsFromPEM(creds.CA) {
+		return nil, errors.New("the saved cluster CA is not PEM")
+	}
+	cfg.KubeletTLS = func(string, net.IP) (*tls.Config, error) {
+		return agent.KubeletTLSConfig(serving, ca, creds.KubeletClientName), nil
+	}
+	return &rest.Config{
+		Host:            serverURL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: creds.CA, CertData: creds.ClientCert, KeyData: creds.ClientKey},
+	}, nil
 }

@@ -8,6 +8,7 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,19 +98,9 @@ func New(log *slog.Logger, client kubernetes.Interface, cfg Config) (*Agent, err
 	if cfg.PodCIDR == nil {
 		return nil, errors.New("agent: a pod CIDR is required")
 	}
-	if cfg.NodeName == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("agent: node name: %w", err)
-		}
-		cfg.NodeName = strings.ToLower(host)
-	}
-	if cfg.NodeIP == nil {
-		ip, err := defaultNodeIP()
-		if err != nil {
-			return nil, err
-		}
-		cfg.NodeIP = ip
+	cfg, err := cfg.WithIdentity()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.KubeletPort == 0 {
 		cfg.KubeletPort = 10250
@@ -122,6 +113,46 @@ func New(log *slog.Logger, client kubernetes.Interface, cfg Config) (*Agent, err
 		cfg.Images = s
 	}
 	return &Agent{log: log.With("node", cfg.NodeName), client: client, cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// WithIdentity fills in the node's name (the host name, lower-cased) and
+// address (the first global unicast address of an interface that is up)
+// when they are not set. A joining node needs them before it has an Agent.
+func (c Config) WithIdentity() (Config, error) {
+	if c.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return c, fmt.Errorf("agent: node name: %w", err)
+		}
+		c.NodeName = strings.ToLower(host)
+	}
+	if c.NodeIP == nil {
+		ip, err := defaultNodeIP()
+		if err != nil {
+			return c, err
+		}
+		c.NodeIP = ip
+	}
+	return c, nil
+}
+
+// KubeletTLSConfig is the TLS configuration of a kubelet's HTTPS server
+// with the given certificate: only a client certificate from ca naming
+// client, the API server's, gets in.
+func KubeletTLSConfig(cert tls.Certificate, ca *x509.CertPool, client string) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    ca,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != client {
+				return errors.New("only the API server may call the kubelet")
+			}
+			return nil
+		},
+	}
 }
 
 // NodeName is the name the node registers under.

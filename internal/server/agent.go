@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/oci"
 	"github.com/skiff-sh/skiff/internal/pki"
 )
@@ -68,19 +68,7 @@ func kubeletServerTLS(certs *pki.Material, nodeName string, nodeIP net.IP) (*tls
 	if err != nil {
 		return nil, fmt.Errorf("server: kubelet serving certificate: %w", err)
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		ClientCAs:    certs.CAPool(),
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != kubeletClientName {
-				return errors.New("only the API server may call the kubelet")
-			}
-			return nil
-		},
-	}, nil
+	return agent.KubeletTLSConfig(pair, certs.CAPool(), join.KubeletClientName), nil
 }
 
 // ImagesDir holds the images the cluster's nodes pull before any registry:

@@ -7,18 +7,16 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/internal/authn"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/pki"
 )
 
-// kubeletClientName is who the API server is to the nodes' kubelets, which
-// accept no one else.
-const kubeletClientName = "skiff-apiserver-kubelet-client"
-
-// kubeletTransport reaches the nodes' kubelets: HTTP/1.1, which exec,
+// kubeletTransport reaches the nodes' kubelets, which accept no one but
+// join.KubeletClientName: HTTP/1.1, which exec,
 // attach and port-forward upgrades need, with a client certificate issued
 // at each start and the cluster CA as the only root.
 func kubeletTransport(certs *pki.Material) (http.RoundTripper, error) {
-	certPEM, keyPEM, err := certs.IssueClientCert(kubeletClientName, []string{authn.GroupMasters}, 365*24*time.Hour)
+	certPEM, keyPEM, err := certs.IssueClientCert(join.KubeletClientName, []string{authn.GroupMasters}, 365*24*time.Hour)
 	if err != nil {
 		return nil, err
 	}

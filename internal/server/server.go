@@ -24,6 +24,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/authn"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -204,8 +205,16 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	handler := authn.Middleware(api, authn.New(certs.CAPool(), tokens),
-		"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version")
+	joinHandler, err := s.joinHandler(certs)
+	if err != nil {
+		return err
+	}
+	handler := http.NewServeMux()
+	// Joining nodes have no credentials yet: they prove themselves with the
+	// join token, before the authentication every other request passes.
+	handler.Handle(join.PathPrefix, joinHandler)
+	handler.Handle("/", authn.Middleware(api, authn.New(certs.CAPool(), tokens),
+		"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version"))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort)))
 	if err != nil {

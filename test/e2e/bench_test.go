@@ -211,7 +211,10 @@ func waitNode(b *testing.B, client kubernetes.Interface, name string) {
 
 func deletePods(client kubernetes.Interface) {
 	ctx := context.Background()
-	grace := int64(0)
+	// A second's grace, not none: a forced delete removes the pods before
+	// the kubelet has stopped their sandboxes, and stopping the agent then
+	// would leave their network namespaces behind.
+	grace := int64(1)
 	_ = client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

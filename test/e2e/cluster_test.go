@@ -40,7 +40,7 @@ func requireNode(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run containerd and set up the pod network")
 	}
-	for _, bin := range []string{"containerd", "runc", "ip"} {
+	for _, bin := range []string{"containerd", "runc", "ip", "nft", "nsenter"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("needs %s: %v", bin, err)
 		}
@@ -64,6 +64,13 @@ type cluster struct {
 // the kubelet stops their containers, then stops the server and removes
 // what the node left on the machine.
 func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
+	t.Helper()
+	return startClusterWith(t, images, nil)
+}
+
+// startClusterWith is startCluster with a chance to change the server's
+// configuration before it starts.
+func startClusterWith(t *testing.T, images map[string]*oci.Image, configure func(*cluster)) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := oci.NewStore(filepath.Join(dir, "images"))
@@ -90,6 +97,9 @@ func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
 			Kubelet:     kubelet.Config{BackoffInitial: time.Second, BackoffMax: 4 * time.Second},
 		},
 	}}
+	if configure != nil {
+		configure(c)
+	}
 	c.start(t)
 	t.Cleanup(func() {
 		start := time.Now()
@@ -128,7 +138,7 @@ func (c *cluster) start(t *testing.T) {
 	}
 	c.kubeconfig, c.client = srv.KubeconfigPath(), kubernetes.NewForConfigOrDie(cfg)
 	start := time.Now()
-	c.waitNodeReady(t)
+	c.waitNodeReady(t, c.cfg.Agent.NodeName)
 	t.Logf("node ready %v after the server", time.Since(start).Round(time.Millisecond))
 }
 
@@ -142,10 +152,10 @@ func (c *cluster) restart(t *testing.T) {
 	c.start(t)
 }
 
-func (c *cluster) waitNodeReady(t *testing.T) {
+func (c *cluster) waitNodeReady(t *testing.T, name string) {
 	t.Helper()
-	eventually(t, 60*time.Second, "node e2e-node Ready", func() bool {
-		n, err := c.client.CoreV1().Nodes().Get(context.Background(), "e2e-node", metav1.GetOptions{})
+	eventually(t, 60*time.Second, "node "+name+" Ready", func() bool {
+		n, err := c.client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
@@ -193,10 +203,7 @@ func (c *cluster) deleteAllPods(t *testing.T) {
 // has stopped: shims still running from the data dir, mounts under it, the
 // pod bridge, the unreachable routes and the masquerade table.
 func cleanupNode(t testing.TB, dir string) {
-	for _, pid := range processesMentioning(dir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	unmountUnder(t, dir)
+	stopLeftovers(t, dir)
 	for _, args := range [][]string{
 		{"link", "del", "skiff0"},
 		{"route", "del", "unreachable", clusterCIDR},
@@ -205,6 +212,15 @@ func cleanupNode(t testing.TB, dir string) {
 		_ = exec.Command("ip", args...).Run()
 	}
 	_ = exec.Command("nft", "delete", "table", "ip", "skiff-nat").Run()
+}
+
+// stopLeftovers kills the processes still running from dir (containerd
+// shims outlive their node on purpose) and unmounts what is mounted below it.
+func stopLeftovers(t testing.TB, dir string) {
+	for _, pid := range processesMentioning(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	unmountUnder(t, dir)
 }
 
 // processesMentioning lists processes whose command line contains s.
