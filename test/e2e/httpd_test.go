@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiff-sh/skiff/internal/oci"
@@ -138,5 +139,59 @@ func TestLogsExecPortForward(t *testing.T) {
 	defer func() { cancel(); _ = pf.Wait() }()
 	if body := httpGet(t, "http://127.0.0.1:18080/"); body != oci.ItWorks {
 		t.Errorf("through port-forward: %q", body)
+	}
+}
+
+// kubectl's log options, and exec, with the oldest and newest kubectl the
+// project supports.
+func TestLogOptionsAcrossKubectlVersions(t *testing.T) {
+	requireNode(t)
+	c := busyboxCluster(t)
+	c.create(t, shPod("counter", "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.2; if [ $i = 10 ]; then exit 1; fi; done"))
+	c.create(t, shPod("steady", "sleep 3600"))
+	c.waitPod(t, "steady", "Running", running)
+	c.waitPod(t, "counter", "a restart", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	for _, v := range []string{"1.27", "1.33"} {
+		bin := "/usr/lib/google-cloud-sdk/bin/kubectl." + v
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Logf("kubectl %s not installed; skipped", v)
+			continue
+		}
+		run := func(args ...string) string {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...).CombinedOutput()
+			if err != nil {
+				t.Errorf("kubectl %s %s: %v\n%s", v, strings.Join(args, " "), err, out)
+			}
+			return string(out)
+		}
+		if out := run("logs", "counter", "--previous"); !strings.Contains(out, "line 1\n") || !strings.Contains(out, "line 10\n") {
+			t.Errorf("kubectl %s logs --previous:\n%s", v, out)
+		}
+		if out := run("logs", "counter", "--previous", "--tail", "2"); out != "line 9\nline 10\n" {
+			t.Errorf("kubectl %s logs --previous --tail 2: %q", v, out)
+		}
+		if out := run("logs", "counter", "--since", "1h", "--timestamps", "--previous", "--tail", "1"); !strings.Contains(out, "Z line 10") {
+			t.Errorf("kubectl %s logs --timestamps: %q", v, out)
+		}
+		// -f follows the running container until it exits.
+		if out := run("logs", "-f", "counter"); !strings.Contains(out, "line 10") {
+			t.Errorf("kubectl %s logs -f: %q", v, out)
+		}
+		if out := run("exec", "steady", "-c", "main", "--", "echo", "hi"); out != "hi\n" {
+			t.Errorf("kubectl %s exec: %q", v, out)
+		}
+		// An interactive exec: stdin reaches the command.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "--kubeconfig", c.kubeconfig, "exec", "-i", "steady", "--", "cat")
+		cmd.Stdin = strings.NewReader("typed in\n")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || string(out) != "typed in\n" {
+			t.Errorf("kubectl %s exec -i: %v %q", v, err, out)
+		}
 	}
 }
