@@ -58,7 +58,8 @@ func buildSkiff(t *testing.T) string {
 }
 
 // A second node, in its own network namespace with its own containerd,
-// joins with the server's token and runs a pod that logs and exec reach.
+// joins with the server's token and runs a pod that logs and exec reach;
+// restarted, it keeps its credentials and leaves the pod's container alone.
 func TestSecondNodeJoins(t *testing.T) {
 	requireNode(t)
 	bin := buildSkiff(t)
@@ -77,19 +78,27 @@ func TestSecondNodeJoins(t *testing.T) {
 	}
 	// nsenter enters the network namespace only: `ip netns exec` would also
 	// remount /sys and hide the cgroup hierarchy runc needs.
-	agent := exec.Command("nsenter", "--net=/run/netns/"+netnsName, bin, "agent",
-		"--server", "https://"+hostAddr+":"+strconv.Itoa(c.cfg.HTTPSPort),
-		"--token-file", filepath.Join(c.dir, "join-token"),
-		"--data-dir", agentDir, "--node-name", "e2e-node-2", "--node-ip", nsAddr,
-		"--pod-cidr", "10.199.1.0/24", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "agent.log"))
-	if err != nil {
-		t.Fatal(err)
+	logPath := filepath.Join(t.TempDir(), "agent.log")
+	// nsenter enters the network namespace only: `ip netns exec` would also
+	// remount /sys and hide the cgroup hierarchy runc needs.
+	startAgent := func() *exec.Cmd {
+		agent := exec.Command("nsenter", "--net=/run/netns/"+netnsName, bin, "agent",
+			"--server", "https://"+hostAddr+":"+strconv.Itoa(c.cfg.HTTPSPort),
+			"--token-file", filepath.Join(c.dir, "join-token"),
+			"--data-dir", agentDir, "--node-name", "e2e-node-2", "--node-ip", nsAddr,
+			"--pod-cidr", "10.199.1.0/24", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
+		logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agent.Stdout, agent.Stderr = logFile, logFile
+		if err := agent.Start(); err != nil {
+			t.Fatal(err)
+		}
+		logFile.Close()
+		return agent
 	}
-	agent.Stdout, agent.Stderr = logFile, logFile
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
+	agent := startAgent()
 	t.Cleanup(func() {
 		// This runs before the cluster's own cleanup: the agent must still
 		// be there to stop its pods' containers.
@@ -101,7 +110,7 @@ func TestSecondNodeJoins(t *testing.T) {
 		_ = agent.Wait()
 		stopLeftovers(t, agentDir)
 		if t.Failed() {
-			out, _ := os.ReadFile(logFile.Name())
+			out, _ := os.ReadFile(logPath)
 			t.Logf("agent log:\n%s", out)
 		}
 	})
@@ -124,5 +133,21 @@ func TestSecondNodeJoins(t *testing.T) {
 	nodes := kubectl(t, c, "get", "nodes")
 	if !strings.Contains(nodes, "e2e-node-2   Ready") {
 		t.Errorf("kubectl get nodes:\n%s", nodes)
+	}
+
+	// The agent restarts with the credentials it saved and adopts its pod.
+	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = agent.Wait()
+	agent = startAgent()
+	time.Sleep(3 * time.Second) // relists and syncs of the adopted pod
+	after := c.waitPod(t, "remote", "Running after the agent's restart", running)
+	b, a := p.Status.ContainerStatuses[0], after.Status.ContainerStatuses[0]
+	if a.ContainerID != b.ContainerID || a.RestartCount != 0 {
+		t.Errorf("after the agent's restart: container %s (was %s), restarts %d", a.ContainerID, b.ContainerID, a.RestartCount)
+	}
+	if got := kubectl(t, c, "exec", "remote", "--", "hostname"); got != "remote" {
+		t.Errorf("kubectl exec after the agent's restart: %q", got)
 	}
 }
