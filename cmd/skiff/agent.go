@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/containerd"
 	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/version"
 )
@@ -152,8 +154,35 @@ func joinCluster(cfg *agent.Config, serverURL, tokenFile string) (*rest.Config, 
 	cfg.KubeletTLS = func(string, net.IP) (*tls.Config, error) {
 		return agent.KubeletTLSConfig(serving, ca, creds.KubeletClientName), nil
 	}
+	mirror, err := serverRegistry(cfg.DataDir, serverURL, creds)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RegistryMirrors = []containerd.Endpoint{mirror}
 	return &rest.Config{
 		Host:            serverURL,
 		TLSClientConfig: rest.TLSClientConfig{CAData: creds.CA, CertData: creds.ClientCert, KeyData: creds.ClientKey},
 	}, nil
+}
+
+// serverRegistry is the server's built-in registry as containerd reaches
+// it: over the API's HTTPS port with the node's client certificate, which
+// containerd reads from files.
+func serverRegistry(dataDir, serverURL string, creds *join.Credentials) (containerd.Endpoint, error) {
+	dir := filepath.Join(dataDir, "registry-auth")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return containerd.Endpoint{}, err
+	}
+	e := containerd.Endpoint{
+		URL:            serverURL,
+		CAFile:         filepath.Join(dir, "ca.crt"),
+		ClientCertFile: filepath.Join(dir, "client.crt"),
+		ClientKeyFile:  filepath.Join(dir, "client.key"),
+	}
+	for path, data := range map[string][]byte{e.CAFile: creds.CA, e.ClientCertFile: creds.ClientCert, e.ClientKeyFile: creds.ClientKey} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return containerd.Endpoint{}, fmt.Errorf("registry credentials: %w", err)
+		}
+	}
+	return e, nil
 }

@@ -63,6 +63,10 @@ type Config struct {
 	// Images are served to containerd as a mirror of every registry, and
 	// hold the infra image; default a store in DataDir/images.
 	Images *oci.Store
+	// RegistryMirrors are tried for every registry after Images and before
+	// the registry itself: a joined node lists the server's built-in
+	// registry here.
+	RegistryMirrors []containerd.Endpoint
 	// Kubelet tunes the kubelet; the node name, directories and host IPs
 	// are filled in by the agent.
 	Kubelet kubelet.Config

@@ -22,10 +22,11 @@ const infraRegistry = "skiff.internal"
 
 // prepareImages puts the infra image in the agent's store, serves the store
 // to containerd on loopback, and points containerd at it: for the infra
-// image's registry alone, and as the first mirror of every other registry,
-// so that an image imported with `skiff image import` starts on a machine
-// with no registry access while a pull of anything else still reaches its
-// registry. It returns the infra image's name.
+// image's registry alone, and as the first mirror of every other registry
+// (then RegistryMirrors), so that an image imported with `skiff image
+// import` starts on a machine with no registry access while a pull of
+// anything else still reaches its registry. It returns the infra image's
+// name.
 func (a *Agent) prepareImages(ctx context.Context, g *errgroup.Group) (string, error) {
 	program, err := pause.Binary()
 	if err != nil {
@@ -66,7 +67,8 @@ func (a *Agent) prepareImages(ctx context.Context, g *errgroup.Group) (string, e
 	if err := containerd.WriteHosts(a.registryConfigDir(), infraRegistry, containerd.Hosts{Server: local}); err != nil {
 		return "", err
 	}
-	if err := containerd.WriteHosts(a.registryConfigDir(), "_default", containerd.Hosts{Mirrors: []containerd.Endpoint{local}}); err != nil {
+	mirrors := append([]containerd.Endpoint{local}, a.cfg.RegistryMirrors...)
+	if err := containerd.WriteHosts(a.registryConfigDir(), "_default", containerd.Hosts{Mirrors: mirrors}); err != nil {
 		return "", err
 	}
 	return name, nil

@@ -19,7 +19,7 @@ import (
 
 // runAgent runs this machine as a node of the cluster, talking to the API
 // in process.
-func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Material) error {
+func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Material, images *oci.Store) error {
 	cfg := *s.cfg.Agent
 	if cfg.KubeletTLS == nil {
 		cfg.KubeletTLS = func(nodeName string, nodeIP net.IP) (*tls.Config, error) {
@@ -40,9 +40,7 @@ func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Mate
 		}
 	}
 	if cfg.Images == nil {
-		if cfg.Images, err = oci.NewStore(s.ImagesDir()); err != nil {
-			return fmt.Errorf("server: image store: %w", err)
-		}
+		cfg.Images = images
 	}
 	cfg.Version = s.cfg.Version.GitVersion
 	client, err := kubernetes.NewForConfig(s.loopbackConfig(api, "skiff-agent"))
@@ -71,8 +69,8 @@ func kubeletServerTLS(certs *pki.Material, nodeName string, nodeIP net.IP) (*tls
 	return agent.KubeletTLSConfig(pair, certs.CAPool(), join.KubeletClientName), nil
 }
 
-// ImagesDir holds the images the cluster's nodes pull before any registry:
-// `skiff image import` writes there.
+// ImagesDir holds the images the cluster's nodes pull before any registry,
+// served at /v2/ on the API's port: `skiff image import` writes there.
 func (s *Server) ImagesDir() string { return filepath.Join(s.cfg.DataDir, "images") }
 
 // firstSubnet returns the first subnet of cidr with the given prefix length,

@@ -25,6 +25,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/authn"
 	"github.com/skiff-sh/skiff/internal/join"
+	"github.com/skiff-sh/skiff/internal/oci"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -209,11 +210,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	images, err := oci.NewStore(s.ImagesDir())
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	authenticator := authn.New(certs.CAPool(), tokens)
 	handler := http.NewServeMux()
 	// Joining nodes have no credentials yet: they prove themselves with the
 	// join token, before the authentication every other request passes.
 	handler.Handle(join.PathPrefix, joinHandler)
-	handler.Handle("/", authn.Middleware(api, authn.New(certs.CAPool(), tokens),
+	// The built-in registry: every node's containerd pulls from it, with
+	// the node's client certificate, before any other registry.
+	handler.Handle("/v2/", authn.Middleware(oci.NewRegistry(s.log.With("component", "registry"), images), authenticator))
+	handler.Handle("/", authn.Middleware(api, authenticator,
 		"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/version"))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort)))
@@ -278,7 +287,7 @@ func (s *Server) Run(ctx context.Context) error {
 			case <-gctx.Done():
 				return nil
 			}
-			return s.runAgent(gctx, api, certs)
+			return s.runAgent(gctx, api, certs, images)
 		})
 	}
 	return g.Wait()

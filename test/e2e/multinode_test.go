@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +57,8 @@ func buildSkiff(t *testing.T) string {
 }
 
 // A second node, in its own network namespace with its own containerd,
-// joins with the server's token and runs a pod that logs and exec reach;
+// joins with the server's token, pulls its pod's image from the server's
+// built-in registry and runs the pod, which logs and exec reach;
 // restarted, it keeps its credentials and leaves the pod's container alone.
 func TestSecondNodeJoins(t *testing.T) {
 	requireNode(t)
@@ -68,16 +68,9 @@ func TestSecondNodeJoins(t *testing.T) {
 		c.cfg.BindAddress = hostAddr
 	})
 
+	// The busybox image is only in the server's store: node 2 pulls it from
+	// the server's built-in registry.
 	agentDir := t.TempDir()
-	store, err := oci.NewStore(filepath.Join(agentDir, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Add(context.Background(), busyboxRef, busyboxImage(t)); err != nil {
-		t.Fatal(err)
-	}
-	// nsenter enters the network namespace only: `ip netns exec` would also
-	// remount /sys and hide the cgroup hierarchy runc needs.
 	logPath := filepath.Join(t.TempDir(), "agent.log")
 	// nsenter enters the network namespace only: `ip netns exec` would also
 	// remount /sys and hide the cgroup hierarchy runc needs.
