@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,10 +213,29 @@ func testKubectlWatch(t *testing.T, k *kubectl, ts *testServer) {
 	if got := readLine(); got != "v" {
 		t.Fatalf("first watch line %q, want v", got)
 	}
-	if _, err := cms.Patch(ctx, "watched", types.MergePatchType, []byte(`{"data":{"k":"changed"}}`), metav1.PatchOptions{}); err != nil {
-		t.Fatalf("patch: %v", err)
+	// kubectl watches from resourceVersion 0 and drops the watch's first
+	// event, the object as it is when the watch starts; a change made
+	// before that, right after the GET printed above, would be dropped with
+	// it, as it is against upstream. So change the object until a change
+	// shows up.
+	patched := make(chan struct{})
+	go func() {
+		defer close(patched)
+		for i := 1; ctx.Err() == nil; i++ {
+			patch := fmt.Sprintf(`{"data":{"k":"changed-%d"}}`, i)
+			if _, err := cms.Patch(ctx, "watched", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && ctx.Err() == nil {
+				t.Errorf("patch: %v", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	if got := readLine(); !strings.HasPrefix(got, "changed-") {
+		t.Errorf("watch line after change %q, want changed-N", got)
 	}
-	if got := readLine(); got != "changed" {
-		t.Errorf("watch line after change %q, want changed", got)
-	}
+	cancel()
+	<-patched
 }
