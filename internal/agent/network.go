@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 // bridgeName is the Linux bridge the node's pods attach to.
@@ -50,11 +52,7 @@ func writeCNIConfig(dir string, podCIDR *net.IPNet, ipamDir string) error {
 	}
 	// containerd loads the first file in name order; a fixed name replaces
 	// the previous agent run's.
-	tmp := filepath.Join(dir, ".10-skiff.conflist")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("agent: CNI config: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "10-skiff.conflist")); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "10-skiff.conflist"), data, 0o644); err != nil {
 		return fmt.Errorf("agent: CNI config: %w", err)
 	}
 	return nil

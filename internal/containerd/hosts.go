@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 // Hosts is one registry's hosts.toml: where containerd pulls its images from.
@@ -69,7 +71,7 @@ func WriteHosts(dir string, host string, h Hosts) error {
 	if err := os.MkdirAll(hostDir, 0o755); err != nil {
 		return fmt.Errorf("containerd: hosts for %s: %w", host, err)
 	}
-	if err := writeFileAtomic(filepath.Join(hostDir, "hosts.toml"), data, 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(hostDir, "hosts.toml"), data, 0o644); err != nil {
 		return fmt.Errorf("containerd: hosts for %s: %w", host, err)
 	}
 	return nil

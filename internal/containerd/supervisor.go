@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/fsutil"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -248,7 +249,7 @@ func (s *Supervisor) prepare() (string, error) {
 		return "", err
 	}
 	configPath := filepath.Join(s.cfg.DataDir, "config.toml")
-	if err := writeFileAtomic(configPath, config, 0o600); err != nil {
+	if err := fsutil.WriteFile(configPath, config, 0o600); err != nil {
 		return "", fmt.Errorf("containerd: write config: %w", err)
 	}
 	return configPath, nil

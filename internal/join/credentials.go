@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/fsutil"
 	"github.com/skiff-sh/skiff/internal/pki"
 )
 
@@ -85,7 +86,7 @@ func (c *Credentials) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("join: create %s: %w", dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, CredentialsFile), data, true); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, CredentialsFile), data, 0o600); err != nil {
 		return fmt.Errorf("join: save credentials: %w", err)
 	}
 	return nil

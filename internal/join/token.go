@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 // TokenFile is the name of the file EnsureToken keeps the token in.
@@ -113,7 +115,7 @@ func EnsureToken(dir string, caDER []byte) (Token, bool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Token{}, false, fmt.Errorf("join: create %s: %w", dir, err)
 	}
-	err = writeFileAtomic(path, []byte(t.String()+"\n"), false)
+	err = fsutil.CreateFile(path, []byte(t.String()+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it first; everyone must use that one.
 		t, err = readToken(path, caDER)

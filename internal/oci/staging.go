@@ -10,6 +10,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 // staging is a private directory on the store's filesystem where incoming
@@ -91,7 +92,7 @@ func (st *staging) commit(blobs blobDir, needed []ocispec.Descriptor) error {
 			return fmt.Errorf("store blob %s: %w", d.Digest, err)
 		}
 	}
-	return syncDir(string(blobs))
+	return fsutil.SyncDir(string(blobs))
 }
 
 // ctxReader stops a long copy when its context ends.

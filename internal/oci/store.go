@@ -18,6 +18,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 const (
@@ -425,7 +426,7 @@ func (s *Store) writeIndex(names map[string]record) (fs.FileInfo, error) {
 	if err := os.Rename(tmp.Name(), s.indexPath()); err != nil {
 		return nil, fmt.Errorf("replace image index: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		return nil, err
 	}
 	return fi, nil
@@ -465,18 +466,4 @@ func lockFile(path string) (func(), error) {
 	}
 	// Closing the descriptor drops the lock.
 	return func() { f.Close() }, nil
-}
-
-// syncDir makes renames into dir durable; without it a power loss can roll
-// the directory entry back even though the file data was synced.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/skiff-sh/skiff/internal/fsutil"
 )
 
 const (
@@ -22,40 +24,6 @@ const (
 	dirMode      = 0o700
 )
 
-// writeFileAtomic writes data to a temporary file in the destination
-// directory and renames it into place, so readers (and a restart after a
-// crash) see either the old content or the new one, never a torn file.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp file for %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	// Restrict permissions before any secret byte reaches the disk.
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("chmod temp file for %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write temp file for %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync temp file for %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temp file for %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename temp file to %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
 // removeStaleTemps deletes temporary files a crash left behind in dir; they
 // may hold private keys and are never read.
 func removeStaleTemps(dir string) error {
@@ -67,20 +35,6 @@ func removeStaleTemps(dir string) error {
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale temporary file: %w", err)
 		}
-	}
-	return nil
-}
-
-// syncDir makes the rename durable; without it a power loss can roll the
-// directory entry back even though the file data was synced.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }
@@ -170,8 +124,8 @@ func readPair(certPath, keyPath string) (certPEM, keyPEM []byte, missing bool, e
 // the old certificate no longer matches the new key, which the next load
 // detects and repairs by issuing again.
 func writePair(certPath, keyPath string, certPEM, keyPEM []byte) error {
-	if err := writeFileAtomic(keyPath, keyPEM, keyFileMode); err != nil {
+	if err := fsutil.WriteFile(keyPath, keyPEM, keyFileMode); err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, certPEM, certFileMode)
+	return fsutil.WriteFile(certPath, certPEM, certFileMode)
 }

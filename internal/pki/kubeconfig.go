@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/skiff-sh/skiff/internal/fsutil"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -46,7 +47,7 @@ func WriteKubeconfig(path, serverURL string, caPEM, certPEM, keyPEM []byte) erro
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return fmt.Errorf("pki: create kubeconfig directory: %w", err)
 	}
-	if err := writeFileAtomic(path, data, keyFileMode); err != nil {
+	if err := fsutil.WriteFile(path, data, keyFileMode); err != nil {
 		return fmt.Errorf("pki: write kubeconfig: %w", err)
 	}
 	return nil

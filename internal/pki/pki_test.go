@@ -605,26 +605,6 @@ func TestEnsureRemovesStaleTemps(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicReplaces(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	for _, content := range []string{"one", "two"} {
-		if err := writeFileAtomic(path, []byte(content), keyFileMode); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("content = %q, want %q", got, content)
-		}
-	}
-	err := writeFileAtomic(filepath.Join(t.TempDir(), "missing", "f"), nil, keyFileMode)
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("write into missing dir: err = %v, want ErrNotExist", err)
-	}
-}
-
 func restConfig(url string, caPEM, certPEM, keyPEM []byte) func(*testing.T) *rest.Config {
 	return func(*testing.T) *rest.Config {
 		return &rest.Config{
