@@ -14,14 +14,29 @@ import (
 const etcdBinary = "/usr/bin/etcd"
 
 // startExternalEtcd runs a one-member etcd cluster on loopback and returns
-// its client URL; the process is killed by PID when the test ends.
+// its client URL; the process is killed by PID when the test ends. A port
+// that another test took between freePort and etcd's bind makes etcd exit;
+// it is then started again on other ports.
 func startExternalEtcd(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(etcdBinary); err != nil {
 		t.Skipf("external etcd test needs %s (Debian package etcd-server): %v", etcdBinary, err)
 	}
+	for attempt := 1; ; attempt++ {
+		client, exited, log := runEtcd(t)
+		if err := waitHealthy(client, exited); err == nil {
+			return client
+		} else if attempt == 3 {
+			out, _ := os.ReadFile(log)
+			t.Fatalf("etcd not healthy: %v\n%s", err, out)
+		}
+	}
+}
+
+// runEtcd starts etcd on fresh ports; exited is closed when it exits.
+func runEtcd(t *testing.T) (client string, exited <-chan struct{}, log string) {
 	dir := t.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	client = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cmd := exec.Command(etcdBinary,
 		"--name", "skiff-test", "--data-dir", filepath.Join(dir, "data"),
@@ -36,22 +51,34 @@ func startExternalEtcd(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start etcd: %v", err)
 	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-done
 		logFile.Close()
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	return client, done, logFile.Name()
+}
+
+// waitHealthy polls etcd's health endpoint until it answers, etcd exits or
+// 30 s pass.
+func waitHealthy(client string, exited <-chan struct{}) error {
+	deadline := time.After(30 * time.Second)
+	for {
 		resp, err := http.Get(client + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return client
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("etcd not healthy after 30s: %v\n%s", err, log)
+		select {
+		case <-exited:
+			return fmt.Errorf("etcd exited: %v", err)
+		case <-deadline:
+			return fmt.Errorf("not healthy after 30s: %v", err)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
