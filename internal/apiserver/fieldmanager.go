@@ -123,7 +123,7 @@ func (f *fieldManagers) create(res *registry.Resource, obj runtime.Object, manag
 		APIVersion: res.GVK().GroupVersion().String(),
 		Time:       &metav1.Time{Time: time.Now().UTC()},
 		FieldsType: "FieldsV1",
-		FieldsV1:   &metav1.FieldsV1{Raw: raw},
+		FieldsV1:   metav1.NewFieldsV1(string(raw)),
 	}})
 	return obj
 }

@@ -323,7 +323,7 @@ func TestProbes(t *testing.T) {
 	kubectl(t, c, "exec", "readiness", "--", "sh", "-c", "echo ok > /www/ok")
 	c.waitPod(t, "readiness", "Ready once /ok answers", podReady)
 
-	p = c.waitPod(t, "liveness", "a restart after the liveness probe failed", func(p *corev1.Pod) bool {
+	c.waitPod(t, "liveness", "a restart after the liveness probe failed", func(p *corev1.Pod) bool {
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
 	})
 	if ev := c.events(t, "liveness"); !strings.Contains(ev, "Unhealthy Liveness probe failed") || !strings.Contains(ev, "failed liveness probe, will be restarted") {

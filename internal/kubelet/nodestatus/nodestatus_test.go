@@ -67,10 +67,8 @@ func TestRunRenewsLeaseWhileStatusIsStuck(t *testing.T) {
 	h.rt.gate = make(chan struct{})
 	leaseWrites := make(chan *coordinationv1.Lease, 10)
 	h.client.PrependReactor("*", "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		switch a := action.(type) {
-		case k8stesting.CreateAction:
-			leaseWrites <- a.GetObject().(*coordinationv1.Lease).DeepCopy()
-		case k8stesting.UpdateAction:
+		// Creates and updates both carry the object written.
+		if a, ok := action.(interface{ GetObject() runtime.Object }); ok {
 			leaseWrites <- a.GetObject().(*coordinationv1.Lease).DeepCopy()
 		}
 		return false, nil, nil

@@ -110,13 +110,13 @@ func TestStatusWrittenOnChangeOrReportFrequency(t *testing.T) {
 	}
 	created := metav1.NewTime(testStart)
 
-	n := sync(10 * time.Second)
+	sync(10 * time.Second)
 	if w := h.statusWrites(); w != 0 {
 		t.Fatalf("%d writes of an unchanged status, want 0", w)
 	}
 
 	h.host.set(func(h *fakeHost) { h.mem.available = 50 << 20 })
-	n = sync(10 * time.Second)
+	n := sync(10 * time.Second)
 	if w := h.statusWrites(); w != 1 {
 		t.Fatalf("%d writes after memory ran short, want 1", w)
 	}
