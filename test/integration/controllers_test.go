@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
+	"github.com/skiff-sh/skiff/internal/controller/podutil"
 	"github.com/skiff-sh/skiff/internal/server"
 	"github.com/skiff-sh/skiff/internal/sim"
 )
@@ -117,7 +117,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 	run("10/10", "get", "deployment", "httpd-deployment")
 
 	t.Run("rolling update bounds", func(t *testing.T) {
-		stop := watchRolloutBounds(t, ts.client, "default", "httpd-deployment", 10, 3, 2)
+		stop := watchRolloutBounds(t, ts.client, "default", "app=httpd_pod", 10, 3, 2)
 		run("image updated", "set", "image", "deployment/httpd-deployment", "httpd=httpd:2")
 		rollout()
 		stop()
@@ -165,38 +165,44 @@ func TestDeploymentLifecycle(t *testing.T) {
 	})
 }
 
-// watchRolloutBounds checks, on every ReplicaSet change of a deployment,
-// that its pods never exceed replicas+maxSurge and its available pods never
-// drop below replicas-maxUnavailable. The returned func ends the watch.
-func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, deployment string, replicas, maxSurge, maxUnavailable int32) func() {
+// watchRolloutBounds checks, on every change of the deployment's pods, that
+// the pods not being deleted never exceed replicas+maxSurge and the ready
+// ones never drop below replicas-maxUnavailable. The pods come from one
+// watch, so each check sees a consistent prefix of the cluster's history;
+// summing the ReplicaSets' status instead would mix counts their
+// controllers wrote at different times. The returned func ends the watch.
+func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, selector string, replicas, maxSurge, maxUnavailable int) func() {
 	t.Helper()
-	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace))
-	rsInformer := factory.Apps().V1().ReplicaSets()
+	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
+	podInformer := factory.Core().V1().Pods()
 	var mu sync.Mutex
 	var violations []string
 	check := func(any) {
-		list, err := rsInformer.Lister().ReplicaSets(namespace).List(labels.Everything())
+		pods, err := podInformer.Lister().Pods(namespace).List(labels.Everything())
 		if err != nil {
 			return
 		}
-		var total, available int32
-		for _, rs := range list {
-			if !ownedBy(rs, deployment) {
+		var live, ready int
+		for _, p := range pods {
+			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			total += rs.Status.Replicas
-			available += rs.Status.AvailableReplicas
+			live++
+			if podutil.IsPodReady(p) {
+				ready++
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if total > replicas+maxSurge {
-			violations = append(violations, fmt.Sprintf("%d pods > %d+%d", total, replicas, maxSurge))
+		if live > replicas+maxSurge {
+			violations = append(violations, fmt.Sprintf("%d pods > %d+%d", live, replicas, maxSurge))
 		}
-		if available < replicas-maxUnavailable {
-			violations = append(violations, fmt.Sprintf("%d available < %d-%d", available, replicas, maxUnavailable))
+		if ready < replicas-maxUnavailable {
+			violations = append(violations, fmt.Sprintf("%d ready < %d-%d", ready, replicas, maxUnavailable))
 		}
 	}
-	if _, err := rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: check, UpdateFunc: func(_, n any) { check(n) }, DeleteFunc: check,
 	}); err != nil {
 		t.Fatal(err)
@@ -213,11 +219,6 @@ func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, deploym
 			t.Errorf("rolling update broke its bounds: %v", violations)
 		}
 	}
-}
-
-func ownedBy(rs *appsv1.ReplicaSet, deployment string) bool {
-	ref := metav1.GetControllerOf(rs)
-	return ref != nil && ref.Kind == "Deployment" && ref.Name == deployment
 }
 
 // TestWorkloadBadInput sends invalid workloads through kubectl: each is
