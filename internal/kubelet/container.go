@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -179,10 +180,10 @@ func containerLogPath(name string, restarts int32) string {
 
 func containerLabels(pod *corev1.Pod, c *corev1.Container) map[string]string {
 	return map[string]string{
-		labelPodName:       pod.Name,
-		labelPodNamespace:  pod.Namespace,
-		labelPodUID:        string(pod.UID),
-		labelContainerName: c.Name,
+		labels.PodName:       pod.Name,
+		labels.PodNamespace:  pod.Namespace,
+		labels.PodUID:        string(pod.UID),
+		labels.ContainerName: c.Name,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -43,12 +44,12 @@ func (k *Kubelet) relist(ctx context.Context) error {
 	}
 	entries := map[types.UID][]string{}
 	for _, s := range sandboxes.GetItems() {
-		if uid := types.UID(s.GetLabels()[labelPodUID]); uid != "" {
+		if uid := types.UID(s.GetLabels()[labels.PodUID]); uid != "" {
 			entries[uid] = append(entries[uid], fmt.Sprintf("s/%s/%d", s.GetId(), s.GetState()))
 		}
 	}
 	for _, c := range containers.GetContainers() {
-		if uid := types.UID(c.GetLabels()[labelPodUID]); uid != "" {
+		if uid := types.UID(c.GetLabels()[labels.PodUID]); uid != "" {
 			entries[uid] = append(entries[uid], fmt.Sprintf("c/%s/%d", c.GetId(), c.GetState()))
 		}
 	}

@@ -8,20 +8,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Labels and annotations the kubelet puts on runtime objects; they are
-// upstream's, so tools such as crictl show Skiff's pods as usual.
+// Annotations the kubelet puts on runtime objects, upstream's as the labels
+// in package labels are.
 const (
-	labelPodName       = "io.kubernetes.pod.name"
-	labelPodNamespace  = "io.kubernetes.pod.namespace"
-	labelPodUID        = "io.kubernetes.pod.uid"
-	labelContainerName = "io.kubernetes.container.name"
-
 	annotationContainerHash            = "io.kubernetes.container.hash"
 	annotationRestartCount             = "io.kubernetes.container.restartCount"
 	annotationTerminationMessagePath   = "io.kubernetes.container.terminationMessagePath"
@@ -44,7 +40,7 @@ type runtimePod struct {
 
 // inspect reads the pod's sandboxes and containers from the runtime.
 func (k *Kubelet) inspect(ctx context.Context, uid types.UID) (*runtimePod, error) {
-	selector := map[string]string{labelPodUID: string(uid)}
+	selector := map[string]string{labels.PodUID: string(uid)}
 	sbs, err := k.runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{
 		Filter: &runtimeapi.PodSandboxFilter{LabelSelector: selector},
 	})

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
+
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -81,12 +83,12 @@ func podHostname(pod *corev1.Pod) string {
 }
 
 func sandboxLabels(pod *corev1.Pod) map[string]string {
-	labels := make(map[string]string, len(pod.Labels)+3)
-	maps.Copy(labels, pod.Labels)
-	labels[labelPodName] = pod.Name
-	labels[labelPodNamespace] = pod.Namespace
-	labels[labelPodUID] = string(pod.UID)
-	return labels
+	out := make(map[string]string, len(pod.Labels)+3)
+	maps.Copy(out, pod.Labels)
+	out[labels.PodName] = pod.Name
+	out[labels.PodNamespace] = pod.Namespace
+	out[labels.PodUID] = string(pod.UID)
+	return out
 }
 
 // portMappings lists the containers' host ports for the CNI portmap plugin.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -91,7 +92,7 @@ func TestSyncStartsSandboxThenContainers(t *testing.T) {
 	if want := filepath.Join(h.cfg.PodLogsDir, "default_web_web-uid"); sbc.GetLogDirectory() != want {
 		t.Errorf("log directory = %q, want %q", sbc.GetLogDirectory(), want)
 	}
-	if l := sbc.GetLabels(); l["app"] != "web" || l[labelPodName] != "web" || l[labelPodNamespace] != "default" || l[labelPodUID] != "web-uid" {
+	if l := sbc.GetLabels(); l["app"] != "web" || l[labels.PodName] != "web" || l[labels.PodNamespace] != "default" || l[labels.PodUID] != "web-uid" {
 		t.Errorf("sandbox labels = %v", l)
 	}
 	if pm := sbc.GetPortMappings(); len(pm) != 1 || pm[0].GetHostPort() != 8080 || pm[0].GetContainerPort() != 80 || pm[0].GetProtocol() != runtimeapi.Protocol_TCP {
@@ -135,7 +136,7 @@ func TestSyncStartsSandboxThenContainers(t *testing.T) {
 	if m := cfg.GetMetadata(); m.GetName() != "app" || m.GetAttempt() != 0 {
 		t.Errorf("container metadata = %v", m)
 	}
-	if l := cfg.GetLabels(); l[labelContainerName] != "app" || l[labelPodUID] != "web-uid" || l[labelPodName] != "web" || l[labelPodNamespace] != "default" {
+	if l := cfg.GetLabels(); l[labels.ContainerName] != "app" || l[labels.PodUID] != "web-uid" || l[labels.PodName] != "web" || l[labels.PodNamespace] != "default" {
 		t.Errorf("container labels = %v", l)
 	}
 	if a := cfg.GetAnnotations(); a[annotationRestartCount] != "0" || a[annotationContainerHash] == "" {

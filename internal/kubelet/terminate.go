@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -196,13 +198,13 @@ func (r *runtimePod) identity(pod *corev1.Pod) podIdentity {
 	if pod != nil {
 		return podIdentity{namespace: pod.Namespace, name: pod.Name, uid: pod.UID}
 	}
-	var labels map[string]string
+	var l map[string]string
 	if len(r.sandboxes) > 0 {
-		labels = r.sandboxes[0].GetLabels()
+		l = r.sandboxes[0].GetLabels()
 	} else if len(r.containers) > 0 {
-		labels = r.containers[0].GetLabels()
+		l = r.containers[0].GetLabels()
 	}
-	return podIdentity{namespace: labels[labelPodNamespace], name: labels[labelPodName], uid: types.UID(labels[labelPodUID])}
+	return podIdentity{namespace: l[labels.PodNamespace], name: l[labels.PodName], uid: types.UID(l[labels.PodUID])}
 }
 
 // removePodFiles removes the pod's directory and log directory.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -577,7 +578,7 @@ func (r *Runtime) Running(uid, name string) string {
 	defer r.mu.Unlock()
 	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
 		c := r.containers[id]
-		if c.status.GetLabels()["io.kubernetes.pod.uid"] == uid && c.name() == name && c.status.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
+		if c.status.GetLabels()[labels.PodUID] == uid && c.name() == name && c.status.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
 			return id
 		}
 	}

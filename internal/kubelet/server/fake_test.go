@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -42,7 +43,7 @@ func (f *fakeRuntime) addSandbox(ns, name, uid string, ready bool) string {
 		Metadata:  &runtimeapi.PodSandboxMetadata{Name: name, Namespace: ns, Uid: uid},
 		State:     state,
 		CreatedAt: f.created,
-		Labels:    map[string]string{labelPodNamespace: ns, labelPodName: name, labelPodUID: uid},
+		Labels:    map[string]string{labels.PodNamespace: ns, labels.PodName: name, labels.PodUID: uid},
 	})
 	return id
 }
@@ -58,7 +59,7 @@ func (f *fakeRuntime) addContainer(ns, pod, uid, name string, attempt uint32, st
 		State:     state,
 		CreatedAt: f.created,
 		Labels: map[string]string{
-			labelPodNamespace: ns, labelPodName: pod, labelPodUID: uid, labelContainerName: name,
+			labels.PodNamespace: ns, labels.PodName: pod, labels.PodUID: uid, labels.ContainerName: name,
 		},
 	})
 	f.logPaths[id] = logPath

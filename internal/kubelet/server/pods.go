@@ -6,16 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/skiff-sh/skiff/internal/kubelet/labels"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-)
-
-// The labels the kubelet puts on sandboxes and containers; they are
-// upstream's, and the only way from a pod's name to its runtime objects.
-const (
-	labelPodName       = "io.kubernetes.pod.name"
-	labelPodNamespace  = "io.kubernetes.pod.namespace"
-	labelPodUID        = "io.kubernetes.pod.uid"
-	labelContainerName = "io.kubernetes.container.name"
 )
 
 // podRef names a pod as a request does; uid is optional.
@@ -28,9 +20,9 @@ type podRef struct {
 // sandboxes of both UIDs until the old ones are removed; the ready one is
 // the pod that exists now.
 func (s *Server) findSandbox(ctx context.Context, pod podRef) (*runtimeapi.PodSandbox, error) {
-	selector := map[string]string{labelPodNamespace: pod.namespace, labelPodName: pod.name}
+	selector := map[string]string{labels.PodNamespace: pod.namespace, labels.PodName: pod.name}
 	if pod.uid != "" {
-		selector[labelPodUID] = pod.uid
+		selector[labels.PodUID] = pod.uid
 	}
 	resp, err := s.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{
 		Filter: &runtimeapi.PodSandboxFilter{LabelSelector: selector},
@@ -53,7 +45,7 @@ func (s *Server) findSandbox(ctx context.Context, pod podRef) (*runtimeapi.PodSa
 // sandboxUID is the UID of the pod a sandbox belongs to, as the label that
 // containers are found by has it.
 func sandboxUID(sb *runtimeapi.PodSandbox) string {
-	if uid := sb.GetLabels()[labelPodUID]; uid != "" {
+	if uid := sb.GetLabels()[labels.PodUID]; uid != "" {
 		return uid
 	}
 	return sb.GetMetadata().GetUid()
@@ -71,8 +63,8 @@ func ready(sb *runtimeapi.PodSandbox) int {
 func (s *Server) instances(ctx context.Context, uid, container string) ([]*runtimeapi.Container, error) {
 	resp, err := s.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{
 		Filter: &runtimeapi.ContainerFilter{LabelSelector: map[string]string{
-			labelPodUID:        uid,
-			labelContainerName: container,
+			labels.PodUID:        uid,
+			labels.ContainerName: container,
 		}},
 	})
 	if err != nil {
