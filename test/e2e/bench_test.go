@@ -83,14 +83,14 @@ func BenchmarkPodStartup(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		deletePods(client)
+		deleteAllPods(b, client)
 		_ = agent.Process.Signal(os.Interrupt)
 		_ = agent.Wait()
 		cancel()
 		<-done
 		cleanupNode(b, dir)
 	})
-	waitNode(b, client, "bench-node")
+	waitNodeReady(b, client, "bench-node")
 
 	for b.Loop() {
 		w := startWatch(b, client)
@@ -190,39 +190,6 @@ func (rw *runningWatch) runningAfter(b *testing.B, name string, since time.Time)
 		case <-deadline:
 			b.Fatalf("pod %s not Running after 60s", name)
 		}
-	}
-}
-
-func waitNode(b *testing.B, client kubernetes.Interface, name string) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-					return
-				}
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.Fatalf("node %s not Ready", name)
-}
-
-func deletePods(client kubernetes.Interface) {
-	ctx := context.Background()
-	// A second's grace, not none: a forced delete removes the pods before
-	// the kubelet has stopped their sandboxes, and stopping the agent then
-	// would leave their network namespaces behind.
-	grace := int64(1)
-	_ = client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-		if err == nil && len(pods.Items) == 0 {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 

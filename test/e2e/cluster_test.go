@@ -154,8 +154,13 @@ func (c *cluster) restart(t *testing.T) {
 
 func (c *cluster) waitNodeReady(t *testing.T, name string) {
 	t.Helper()
+	waitNodeReady(t, c.client, name)
+}
+
+func waitNodeReady(t testing.TB, client kubernetes.Interface, name string) {
+	t.Helper()
 	eventually(t, 60*time.Second, "node "+name+" Ready", func() bool {
-		n, err := c.client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+		n, err := client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
@@ -168,11 +173,14 @@ func (c *cluster) waitNodeReady(t *testing.T, name string) {
 	})
 }
 
+func (c *cluster) deleteAllPods(t *testing.T) { deleteAllPods(t, c.client) }
+
 // deleteAllPods deletes the test's workloads and waits until the kubelet
-// has stopped their containers and removed the pods.
-func (c *cluster) deleteAllPods(t *testing.T) {
+// has stopped their containers and removed the pods: stopping a node before
+// that would leave their sandboxes, network namespaces included, behind.
+func deleteAllPods(t testing.TB, client kubernetes.Interface) {
 	ctx := context.Background()
-	nss, err := c.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	nss, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
@@ -184,13 +192,13 @@ func (c *cluster) deleteAllPods(t *testing.T) {
 	orphan := metav1.DeletePropagationOrphan
 	grace := int64(1)
 	for _, ns := range nss.Items {
-		_ = c.client.AppsV1().Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
-		_ = c.client.AppsV1().ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
-		_ = c.client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+		_ = client.AppsV1().Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
+		_ = client.AppsV1().ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
+		_ = client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		pods, err := c.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 		if err == nil && len(pods.Items) == 0 {
 			return
 		}
@@ -268,7 +276,7 @@ func unmountUnder(t testing.TB, dir string) {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
