@@ -152,8 +152,14 @@ func (a *serviceAllocator) allocateClusterIP(ctx context.Context, svc, prev *cor
 		return claim, nil
 	}
 	n := hosts(a.cidr)
+	// As upstream (KEP-3070), random picks come from above a low band kept
+	// for addresses chosen by hand, such as the DNS service's tenth one.
+	lo := int64(2)
+	if band := min(max(16, n/16), 256); n-band > 16 {
+		lo = band + 1
+	}
 	for range 16 {
-		cand := nthIP(a.cidr, 2+rand.Int64N(max(n-1, 1))).String()
+		cand := nthIP(a.cidr, lo+rand.Int64N(max(n-lo+1, 1))).String()
 		taken, err := a.claims.Claimed(ctx, clusterIPClaims+cand)
 		if err != nil {
 			return "", apierrors.NewInternalError(err)
