@@ -94,10 +94,22 @@ func (o *objectSource) secret(name string) (*corev1.Secret, error) {
 
 // makeEnv builds a container's environment as upstream does: envFrom
 // sources first, then env entries in order, each value expanding $(VAR)
-// references to the variables defined before it. podIPs are the pod's
-// addresses for status.podIP(s).
+// references to the variables defined before it or to service variables;
+// service variables the container does not define come last. podIPs are
+// the pod's addresses for status.podIP(s).
 func (k *Kubelet) makeEnv(pod *corev1.Pod, c *corev1.Container, podIPs []string, src *objectSource) (*envList, error) {
+	svcEnv, err := k.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
 	env := &envList{}
+	lookup := func(name string) (string, bool) {
+		if v, ok := env.lookup(name); ok {
+			return v, true
+		}
+		v, ok := svcEnv[name]
+		return v, ok
+	}
 	for _, from := range c.EnvFrom {
 		if err := k.envFrom(pod, from, env, src); err != nil {
 			return nil, err
@@ -105,7 +117,7 @@ func (k *Kubelet) makeEnv(pod *corev1.Pod, c *corev1.Container, podIPs []string,
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			env.set(e.Name, expand(e.Value, env.lookup))
+			env.set(e.Name, expand(e.Value, lookup))
 			continue
 		}
 		v, ok, err := k.envValueFrom(pod, c, e, podIPs, src)
@@ -114,6 +126,12 @@ func (k *Kubelet) makeEnv(pod *corev1.Pod, c *corev1.Container, podIPs []string,
 		}
 		if ok {
 			env.set(e.Name, v)
+		}
+	}
+	// Service variables come last and never override the container's own.
+	for _, name := range slices.Sorted(maps.Keys(svcEnv)) {
+		if _, ok := env.lookup(name); !ok {
+			env.set(name, svcEnv[name])
 		}
 	}
 	return env, nil

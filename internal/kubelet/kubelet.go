@@ -166,6 +166,9 @@ type Deps struct {
 	Clock clock.WithTicker
 	// DNS configures sandboxes' resolvers; nil configures none.
 	DNS DNSConfigurer
+	// Services gives containers their service variables; nil gives none.
+	// The caller starts its informer and waits for it to sync.
+	Services ServiceLister
 }
 
 // Kubelet runs this node's pods.
@@ -177,6 +180,7 @@ type Kubelet struct {
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	dns      DNSConfigurer
+	services ServiceLister
 	synced   cache.InformerSynced
 	cfg      Config
 	handlers *handlerRunner
@@ -216,6 +220,7 @@ func New(log *slog.Logger, deps Deps, cfg Config) (*Kubelet, error) {
 		recorder: deps.Recorder,
 		clock:    deps.Clock,
 		dns:      deps.DNS,
+		services: deps.Services,
 		cfg:      cfg.withDefaults(),
 		pods:     map[types.UID]*corev1.Pod{},
 		workers:  map[types.UID]*podWorker{},
