@@ -3,6 +3,7 @@ package kubelet
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -530,5 +533,49 @@ func TestAPIDataVolumes(t *testing.T) {
 	}
 	if c := h.calls("RunPodSandbox"); slices.Contains(c, "RunPodSandbox bad") {
 		t.Error("sandbox created for a pod whose volumes failed")
+	}
+}
+
+func TestMemoryVolumeSize(t *testing.T) {
+	h := newHarness(t)
+	h.k.cfg.NodeAllocatable = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Gi")}
+	limited := func(limits ...string) *corev1.Pod {
+		p := newPod("p", "a")
+		p.Spec.Containers = nil
+		for i, l := range limits {
+			c := corev1.Container{Name: fmt.Sprint("c", i)}
+			if l != "" {
+				c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(l)}
+			}
+			p.Spec.Containers = append(p.Spec.Containers, c)
+		}
+		return p
+	}
+	sized := func(s string) *corev1.EmptyDirVolumeSource {
+		ed := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
+		if s != "" {
+			q := resource.MustParse(s)
+			ed.SizeLimit = &q
+		}
+		return ed
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		ed   *corev1.EmptyDirVolumeSource
+		want string
+	}{
+		{"no limits: node allocatable", limited(""), sized(""), "8Gi"},
+		{"pod limit", limited("64Mi", "64Mi"), sized(""), "128Mi"},
+		{"sizeLimit below the pod limit", limited("64Mi"), sized("16Mi"), "16Mi"},
+		{"sizeLimit above the pod limit", limited("64Mi"), sized("1Gi"), "64Mi"},
+		{"sizeLimit without pod limit", limited(""), sized("1Gi"), "1Gi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := resource.MustParse(tc.want)
+			if got := h.k.memoryVolumeSize(tc.pod, tc.ed); got != want.Value() {
+				t.Errorf("size %d, want %d", got, want.Value())
+			}
+		})
 	}
 }

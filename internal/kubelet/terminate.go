@@ -218,7 +218,11 @@ func (k *Kubelet) removePodFiles(id podIdentity) error {
 			return fmt.Errorf("remove pod logs: %w", err)
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(k.cfg.PodsDir, string(id.uid))); err != nil {
+	dir := filepath.Join(k.cfg.PodsDir, string(id.uid))
+	if err := unmountUnder(dir); err != nil {
+		return fmt.Errorf("remove pod directory: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove pod directory: %w", err)
 	}
 	return nil

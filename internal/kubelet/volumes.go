@@ -29,8 +29,7 @@ const (
 )
 
 // setupVolumes prepares every volume of the pod on the host: emptyDir
-// directories (medium Memory is a plain directory too, not a tmpfs),
-// checked or created hostPaths, and ConfigMap, Secret, downward-API and
+// directories (a tmpfs for medium Memory), checked or created hostPaths, and ConfigMap, Secret, downward-API and
 // projected files, rewritten when their source changed.
 func (k *Kubelet) setupVolumes(pod *corev1.Pod, src *objectSource) (map[string]volume, error) {
 	vols := make(map[string]volume, len(pod.Spec.Volumes))
@@ -53,6 +52,9 @@ func (k *Kubelet) setupVolume(pod *corev1.Pod, v corev1.Volume, src *objectSourc
 		path := dir(pluginEmptyDir)
 		if err := os.MkdirAll(path, 0o750); err != nil {
 			return volume{}, err
+		}
+		if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			return volume{path: path}, mountTmpfs(path, k.memoryVolumeSize(pod, v.EmptyDir))
 		}
 		// World-writable like upstream's, so non-root containers can use it.
 		return volume{path: path}, os.Chmod(path, 0o777)
@@ -88,6 +90,28 @@ func (k *Kubelet) setupVolume(pod *corev1.Pod, v corev1.Volume, src *objectSourc
 		return volume{path: path, readOnly: true}, writeProjection(path, files)
 	}
 	return volume{}, fmt.Errorf("unsupported volume source")
+}
+
+// memoryVolumeSize is the size of a memory-backed emptyDir, as upstream
+// sizes it: its sizeLimit, at most the pod's memory limit, or the node's
+// allocatable memory for a pod without one. Its pages count against the
+// pod's memory either way.
+func (k *Kubelet) memoryVolumeSize(pod *corev1.Pod, ed *corev1.EmptyDirVolumeSource) int64 {
+	var limit int64
+	for _, c := range pod.Spec.Containers {
+		if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+			limit += m.Value()
+		}
+	}
+	if limit == 0 {
+		if m, ok := k.cfg.NodeAllocatable[corev1.ResourceMemory]; ok {
+			limit = m.Value()
+		}
+	}
+	if ed.SizeLimit != nil && ed.SizeLimit.Value() > 0 && (limit == 0 || ed.SizeLimit.Value() < limit) {
+		return ed.SizeLimit.Value()
+	}
+	return limit
 }
 
 // checkHostPath applies a hostPath's type: the *OrCreate types create what
