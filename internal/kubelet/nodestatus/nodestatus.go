@@ -33,6 +33,8 @@ const (
 	defaultLeaseDuration         = 40 * time.Second
 	defaultRenewInterval         = 10 * time.Second
 	defaultStatusUpdateFrequency = 10 * time.Second
+	fastStatusPeriod             = 200 * time.Millisecond
+	fastStatusFor                = 2 * time.Minute
 	defaultStatusReportFrequency = 5 * time.Minute
 	defaultDataDir               = "/"
 )
@@ -230,25 +232,40 @@ func (a *Agent) renewOnce(ctx context.Context) {
 }
 
 // runStatus computes the status every StatusUpdateFrequency, starting now.
+// Until the node is first Ready, for at most fastStatusFor, it looks every
+// fastStatusPeriod instead, as upstream's kubelet does at start, so that
+// the node turns Ready as soon as its runtime and network are, not up to a
+// period later.
 func (a *Agent) runStatus(ctx context.Context) {
 	t := a.clock.NewTicker(a.cfg.StatusUpdateFrequency)
 	defer t.Stop()
+	fastUntil := a.clock.Now().Add(fastStatusFor)
 	for {
-		a.statusOnce(ctx)
+		if a.statusOnce(ctx) {
+			fastUntil = time.Time{}
+		}
+		var soon <-chan time.Time
+		if a.clock.Now().Before(fastUntil) {
+			soon = a.clock.After(fastStatusPeriod)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
+		case <-soon:
 		}
 	}
 }
 
 // statusOnce bounds a status update by the update period, for the same reason
 // as renewOnce.
-func (a *Agent) statusOnce(ctx context.Context) {
+// It tells whether the node is Ready.
+func (a *Agent) statusOnce(ctx context.Context) bool {
 	sctx, cancel := context.WithTimeout(ctx, a.cfg.StatusUpdateFrequency)
 	defer cancel()
-	if err := a.syncStatus(sctx); err != nil && ctx.Err() == nil {
+	ready, err := a.syncStatus(sctx)
+	if err != nil && ctx.Err() == nil {
 		a.log.Warn("update node status", "err", err)
 	}
+	return ready
 }

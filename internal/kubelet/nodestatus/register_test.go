@@ -90,7 +90,7 @@ func TestFirstRegistrationCreatesNode(t *testing.T) {
 
 	// The status went with the create: the first update right after finds
 	// nothing new to write.
-	if err := h.a.syncStatus(h.ctx); err != nil {
+	if _, err := h.a.syncStatus(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if w := h.statusWrites(); w != 0 {
@@ -136,7 +136,7 @@ func TestReRegistrationKeepsWhatOthersOwn(t *testing.T) {
 	cfg.Taints = []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}
 	h := newHarness(t, cfg, existing)
 	h.register()
-	if err := h.a.syncStatus(h.ctx); err != nil {
+	if _, err := h.a.syncStatus(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	n := h.node()

@@ -63,19 +63,20 @@ func (a *Agent) observe(ctx context.Context) observation {
 // overwritten, and a write that raced another (say the lifecycle controller
 // marking the node Unknown) fails with a conflict and is recomputed over
 // the newer Node.
-func (a *Agent) syncStatus(ctx context.Context) error {
+func (a *Agent) syncStatus(ctx context.Context) (ready bool, err error) {
 	o := a.observe(ctx)
-	var err error
 	for attempt := range statusUpdateAttempts {
-		if err = a.tryUpdateStatus(ctx, o, attempt == 0); err == nil || ctx.Err() != nil {
-			return err
+		if ready, err = a.tryUpdateStatus(ctx, o, attempt == 0); err == nil || ctx.Err() != nil {
+			return ready, err
 		}
 		a.log.Debug("update node status", "attempt", attempt+1, "err", err)
 	}
-	return fmt.Errorf("node %q: %d attempts: %w", a.cfg.NodeName, statusUpdateAttempts, err)
+	return false, fmt.Errorf("node %q: %d attempts: %w", a.cfg.NodeName, statusUpdateAttempts, err)
 }
 
-func (a *Agent) tryUpdateStatus(ctx context.Context, o observation, first bool) error {
+// tryUpdateStatus writes the node's status if it changed or is due, and
+// tells whether it says Ready.
+func (a *Agent) tryUpdateStatus(ctx context.Context, o observation, first bool) (bool, error) {
 	opts := metav1.GetOptions{}
 	if first {
 		// The API server's cache usually has the latest Node; a stale copy
@@ -84,18 +85,28 @@ func (a *Agent) tryUpdateStatus(ctx context.Context, o observation, first bool) 
 	}
 	node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, opts)
 	if err != nil {
-		return fmt.Errorf("get node: %w", err)
+		return false, fmt.Errorf("get node: %w", err)
 	}
 	updated := node.DeepCopy()
 	a.setStatus(&updated.Status, o)
+	ready := isReady(&updated.Status)
 	if o.now.Before(a.lastReport.Add(a.cfg.StatusReportFrequency)) && !statusChanged(&node.Status, &updated.Status) {
-		return nil
+		return ready, nil
 	}
 	if _, err := a.client.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("write node status: %w", err)
+		return false, fmt.Errorf("write node status: %w", err)
 	}
 	a.lastReport = o.now
-	return nil
+	return ready, nil
+}
+
+func isReady(s *corev1.NodeStatus) bool {
+	for _, c := range s.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // statusChanged compares two statuses but for the conditions' heartbeat

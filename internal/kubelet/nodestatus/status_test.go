@@ -1,6 +1,7 @@
 package nodestatus
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -103,7 +104,7 @@ func TestStatusWrittenOnChangeOrReportFrequency(t *testing.T) {
 	sync := func(step time.Duration) *corev1.Node {
 		t.Helper()
 		h.clock.Step(step)
-		if err := h.a.syncStatus(h.ctx); err != nil {
+		if _, err := h.a.syncStatus(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		return h.node()
@@ -168,7 +169,7 @@ func TestStatusRewrittenAfterLifecycleControllerMarksUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.clock.Step(10 * time.Second)
-	if err := h.a.syncStatus(h.ctx); err != nil {
+	if _, err := h.a.syncStatus(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	now := metav1.NewTime(h.clock.Now())
@@ -192,7 +193,7 @@ func TestStatusConflictRetried(t *testing.T) {
 	})
 	h.rt.set(RuntimeStatus{Version: "containerd://1.6.20"}, nil)
 	h.client.ClearActions()
-	if err := h.a.syncStatus(h.ctx); err != nil {
+	if _, err := h.a.syncStatus(h.ctx); err != nil {
 		t.Fatalf("sync after one conflict: %v", err)
 	}
 	if w := h.statusWrites(); w != 2 {
@@ -224,11 +225,40 @@ func TestStatusGivesUpAfterAttempts(t *testing.T) {
 	})
 	h.rt.set(RuntimeStatus{}, errRuntimeDown)
 	h.client.ClearActions()
-	err := h.a.syncStatus(h.ctx)
+	_, err := h.a.syncStatus(h.ctx)
 	if !apierrors.IsConflict(err) {
 		t.Fatalf("err %v, want the last conflict", err)
 	}
 	if w := h.statusWrites(); w != statusUpdateAttempts {
 		t.Errorf("%d writes, want %d", w, statusUpdateAttempts)
+	}
+}
+
+// Until the node is first Ready its status is looked at every
+// fastStatusPeriod, so that it turns Ready as soon as the pod network is
+// up, not a whole StatusUpdateFrequency later.
+func TestStatusFastUntilReady(t *testing.T) {
+	h := newHarness(t, testConfig())
+	notReady := readyRuntime()
+	notReady.NetworkReady = false
+	h.rt.set(notReady, nil)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer func() { cancel(); <-done }()
+	go func() { done <- h.a.Run(ctx) }()
+	wait(t, h.a.Registered(), "registration")
+
+	h.rt.set(readyRuntime(), nil)
+	for i := 0; condition(h.node(), corev1.NodeReady).Status != corev1.ConditionTrue; i++ {
+		if i > 1000 {
+			t.Fatal("node not Ready after the network came up")
+		}
+		if h.clock.HasWaiters() {
+			h.clock.Step(fastStatusPeriod)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if elapsed := h.clock.Since(testStart); elapsed >= defaultStatusUpdateFrequency {
+		t.Errorf("Ready %v after start, want it within the fast period", elapsed)
 	}
 }
