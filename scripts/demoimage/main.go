@@ -30,7 +30,11 @@ func run(out, busybox, name string) error {
 	if err != nil {
 		return err
 	}
-	img, err := oci.DemoHTTPD(bb)
+	resolver, err := oci.HostResolverFiles()
+	if err != nil {
+		return err
+	}
+	img, err := oci.DemoHTTPD(bb, resolver...)
 	if err != nil {
 		return err
 	}
