@@ -1,6 +1,7 @@
 // Package controller holds what every controller of the controller manager
-// shares: the Context the manager hands each one, and the one method the
-// manager calls. Controllers live in the sub-packages, one per controller.
+// shares: the Context the manager hands each one, the one method the
+// manager calls, and the workers that drain a controller's queue.
+// Controllers live in the sub-packages, one per controller.
 package controller
 
 import (
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 )
 
@@ -26,6 +28,34 @@ type Context struct {
 	Recorder func(component string) record.EventRecorder
 	// Clock is the time source; tests inject a fake one.
 	Clock clock.WithTicker
+}
+
+// Logger returns cc.Log, or a logger that discards when there is none.
+func (cc Context) Logger() *slog.Logger {
+	if cc.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return cc.Log
+}
+
+// EventRecorder returns the recorder for component, or one that discards
+// events when cc has no Recorder.
+func (cc Context) EventRecorder(component string) record.EventRecorder {
+	if cc.Recorder == nil {
+		// A FakeRecorder without a channel discards events.
+		return &record.FakeRecorder{}
+	}
+	return cc.Recorder(component)
+}
+
+// NewQueue returns a controller's work queue of namespace/name keys, with
+// the usual per-key back-off and overall rate limit, timed by cc.Clock (the
+// real clock when nil).
+func (cc Context) NewQueue(name string) workqueue.TypedRateLimitingInterface[string] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: name, Clock: cc.Clock},
+	)
 }
 
 // Controller is what the manager runs: Run blocks until ctx ends and returns
