@@ -15,6 +15,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/oci"
 	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
 // runAgent runs this machine as a node of the cluster, talking to the API
@@ -34,10 +35,12 @@ func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Mate
 		return fmt.Errorf("server: --cluster-cidr: %w", err)
 	}
 	cfg.ClusterCIDR, cfg.ServiceCIDR = cluster, s.serviceCIDR
-	if cfg.PodCIDR == nil {
-		if cfg.PodCIDR, err = firstSubnet(cluster, 24); err != nil {
+	if cfg.ClusterDNS == nil {
+		dns, err := podnet.ClusterDNS(s.serviceCIDR)
+		if err != nil {
 			return err
 		}
+		cfg.ClusterDNS = []net.IP{dns}
 	}
 	if cfg.Images == nil {
 		cfg.Images = images
@@ -72,16 +75,3 @@ func kubeletServerTLS(certs *pki.Material, nodeName string, nodeIP net.IP) (*tls
 // ImagesDir holds the images the cluster's nodes pull before any registry,
 // served at /v2/ on the API's port: `skiff image import` writes there.
 func (s *Server) ImagesDir() string { return filepath.Join(s.cfg.DataDir, "images") }
-
-// firstSubnet returns the first subnet of cidr with the given prefix length,
-// or cidr itself when it is already that small.
-func firstSubnet(cidr *net.IPNet, bits int) (*net.IPNet, error) {
-	ones, total := cidr.Mask.Size()
-	if ones >= bits {
-		return cidr, nil
-	}
-	if bits > total {
-		return nil, fmt.Errorf("server: no /%d in %s", bits, cidr)
-	}
-	return &net.IPNet{IP: cidr.IP.Mask(cidr.Mask), Mask: net.CIDRMask(bits, total)}, nil
-}

@@ -12,14 +12,21 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/authn"
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/controller/clusterdns"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/endpoints"
+	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
+	"github.com/skiff-sh/skiff/internal/controller/endpointslicemirroring"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/servicelb"
 	"github.com/skiff-sh/skiff/internal/loopback"
+	"github.com/skiff-sh/skiff/internal/podnet"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
@@ -84,6 +91,10 @@ func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) (
 		}
 	}
 	cc := s.cfg.Controllers
+	dnsIP, err := podnet.ClusterDNS(s.serviceCIDR)
+	if err != nil {
+		return nil, err
+	}
 	return []manager.Factory{
 		{Name: "scheduler", New: func(c controller.Context) (controller.Controller, error) {
 			return scheduler.New(c, cc.Scheduler)
@@ -99,6 +110,24 @@ func (s *Server) controllerFactories(cfg *rest.Config, reg *registry.Registry) (
 		}},
 		{Name: "nodelifecycle", New: func(c controller.Context) (controller.Controller, error) {
 			return nodelifecycle.New(c, cc.NodeLifecycle)
+		}},
+		{Name: "endpointslice", New: func(c controller.Context) (controller.Controller, error) {
+			return endpointslice.New(c, endpointslice.Config{})
+		}},
+		{Name: "endpoints", New: func(c controller.Context) (controller.Controller, error) {
+			return endpoints.New(c, endpoints.Config{})
+		}},
+		{Name: "endpointslicemirroring", New: func(c controller.Context) (controller.Controller, error) {
+			return endpointslicemirroring.New(c, endpointslicemirroring.Config{})
+		}},
+		{Name: "nodeipam", New: func(c controller.Context) (controller.Controller, error) {
+			return nodeipam.New(c, nodeipam.Config{ClusterCIDR: s.clusterCIDR})
+		}},
+		{Name: "servicelb", New: func(c controller.Context) (controller.Controller, error) {
+			return servicelb.New(c)
+		}},
+		{Name: "clusterdns", New: func(c controller.Context) (controller.Controller, error) {
+			return clusterdns.New(c, clusterdns.Config{ServiceIP: dnsIP})
 		}},
 		{Name: "podgc", New: func(c controller.Context) (controller.Controller, error) {
 			return podgc.New(c, cc.PodGC)

@@ -27,6 +27,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/oci"
 	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/podnet"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/watchcache"
@@ -94,6 +95,7 @@ type Server struct {
 	log         *slog.Logger
 	cfg         Config
 	serviceCIDR *net.IPNet
+	clusterCIDR *net.IPNet
 	nodePorts   registry.PortRange
 	ready       chan struct{}
 	// URL is the HTTPS address clients use, known once Ready is closed.
@@ -113,8 +115,12 @@ func New(log *slog.Logger, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: --service-cidr: %w", err)
 	}
-	if _, _, err := net.ParseCIDR(cfg.ClusterCIDR); err != nil {
+	_, cluster, err := net.ParseCIDR(cfg.ClusterCIDR)
+	if err != nil {
 		return nil, fmt.Errorf("server: --cluster-cidr: %w", err)
+	}
+	if _, err := podnet.ClusterDNS(cidr); err != nil {
+		return nil, fmt.Errorf("server: --service-cidr: %w", err)
 	}
 	ports, err := registry.ParsePortRange(cfg.NodePortRange)
 	if err != nil {
@@ -123,7 +129,7 @@ func New(log *slog.Logger, cfg Config) (*Server, error) {
 	if net.ParseIP(cfg.BindAddress) == nil {
 		return nil, fmt.Errorf("server: --bind-address %q is not an IP address", cfg.BindAddress)
 	}
-	return &Server{log: log, cfg: cfg, serviceCIDR: cidr, nodePorts: ports, ready: make(chan struct{})}, nil
+	return &Server{log: log, cfg: cfg, serviceCIDR: cidr, clusterCIDR: cluster, nodePorts: ports, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed when the API serves requests.
