@@ -180,7 +180,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 // as the API refuses to change a pod range once set.
 func (c *Controller) patch(ctx context.Context, node *corev1.Node, cidr *net.IPNet) error {
 	body, err := json.Marshal(map[string]any{
-		"spec":     map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}},
+		"spec": map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}},
 	})
 	if err != nil {
 		return err
