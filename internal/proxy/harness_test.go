@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -353,4 +354,23 @@ func lineDiff(got, want []string) string {
 		return "(same lines, different order)\n" + strings.Join(got, "\n")
 	}
 	return b.String()
+}
+
+// spread returns n pod addresses, 10.244.1.1 on, in the order endpoints
+// sort in.
+func spread(n int) []string {
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.244.%d.%d", 1+i/250, 1+i%250)
+	}
+	return ips
+}
+
+// manyEndpoints returns n ready endpoints at the addresses of spread.
+func manyEndpoints(n int) []discoveryv1.Endpoint {
+	var eps []discoveryv1.Endpoint
+	for _, ip := range spread(n) {
+		eps = append(eps, ep(ip))
+	}
+	return eps
 }

@@ -8,13 +8,15 @@
 //     (traffic from this host) that look the destination up in the maps
 //     @service-ips (cluster, external and load-balancer IPs) and
 //     @service-nodeports, and jump to per-service-port chains;
-//   - per service port a chain that picks an endpoint at random through a
-//     verdict map of the same name ("svc-ns/name/port", "local-..." for the
-//     node's own endpoints), an "ext-..." chain for traffic to external
-//     destinations, and per
-//     endpoint an "ep-..." chain that DNATs; with ClientIP affinity, an
-//     "aff-..." set per endpoint remembers clients;
-//   - a masquerading chain on postrouting for marked packets;
+//   - per service port a chain that picks an endpoint at random and DNATs
+//     to it ("svc-ns/name/port", "local-..." for the node's own endpoints),
+//     with a rule per endpoint or, when there are many, through a map of
+//     the same name, and an "ext-..." chain for traffic to external
+//     destinations; with ClientIP affinity, per endpoint an "ep-..." chain
+//     that remembers clients in an "aff-..." set and DNATs;
+//   - a masquerading chain on postrouting for marked packets and for
+//     connections DNATed back to their source (a pod reaching itself
+//     through a service), found in the set @hairpin-endpoints;
 //   - filter chains that, after DNAT, reject what is still addressed to a
 //     service without endpoints, to an undefined port of a cluster IP or to
 //     an unassigned address of the service range, and drop external traffic
@@ -55,7 +57,7 @@ const (
 	DefaultTable = "skiff-proxy"
 
 	// defaultMinSyncPeriod batches informer events. An incremental sync is
-	// one `nft -f`, from a few milliseconds on a small table to ~50ms with
+	// one `nft -f`, from a few milliseconds on a small table to ~20ms with
 	// 1,000 services (nft loads every chain of the table first). While
 	// events keep coming, syncs run back to back and each takes all changes
 	// since the previous one; the period only spaces syncs quicker than it,

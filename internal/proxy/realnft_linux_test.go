@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +45,9 @@ func everyFeature() []any {
 		portSlice("dns", "dns-1", udpPorts, ep("10.244.1.7"), ep("10.244.1.8")),
 		service("headless", "None"),
 		externalName("ext", "example.com"),
+		// Enough endpoints to pick from a map.
+		service("big", "10.96.0.15", affinity(60)),
+		slice("big", "big-1", manyEndpoints(maxPickRules+1)...),
 	}
 }
 
@@ -76,6 +83,12 @@ func TestRealNFTAcceptsTheRules(t *testing.T) {
 				{service("loc", "None")},
 				// The same external IP and port claimed by two services.
 				{service("empty", "10.96.0.13", nodePortType(30083), externalIPs("198.51.100.7"))},
+				// A map changes from verdicts to addresses and back, goes
+				// and comes back.
+				{service("big", "10.96.0.15")},
+				{service("big", "10.96.0.15", affinity(60))},
+				{slice("big", "big-1", ep("10.244.1.1"))},
+				{service("big", "10.96.0.15"), slice("big", "big-1", manyEndpoints(maxPickRules+1)...)},
 			}
 			for _, objs := range steps {
 				now = now.Add(time.Second)
@@ -102,7 +115,8 @@ func checkIntact(t *testing.T, real *nsNFT, rs *ruleset) {
 	}
 }
 
-// echoTCP answers every connection with the client address it sees.
+// echoTCP answers every connection with the client address it sees and the
+// address it was reached at.
 func echoTCP(t *testing.T, path, addr string) {
 	t.Helper()
 	var l net.Listener
@@ -116,8 +130,9 @@ func echoTCP(t *testing.T, path, addr string) {
 			if err != nil {
 				return
 			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			fmt.Fprintln(c, host)
+			client, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			server, _, _ := net.SplitHostPort(c.LocalAddr().String())
+			fmt.Fprintln(c, client, server)
 			c.Close()
 		}
 	}()
@@ -146,8 +161,14 @@ func echoUDP(t *testing.T, path, addr, tag string) {
 // dial connects from the namespace at path and returns the client address
 // the server saw.
 func dial(path, addr string) (string, error) {
-	var seen string
-	err := inNetns(path, func() error {
+	seen, _, err := dialEndpoint(path, addr)
+	return seen, err
+}
+
+// dialEndpoint connects from the namespace at path and returns the client
+// address the server saw and the server address the connection reached.
+func dialEndpoint(path, addr string) (client, server string, err error) {
+	err = inNetns(path, func() error {
 		// The timeout only guards against a hang; rejections are immediate.
 		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
@@ -156,10 +177,10 @@ func dial(path, addr string) (string, error) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
-		seen = strings.TrimSpace(line)
+		client, server, _ = strings.Cut(strings.TrimSpace(line), " ")
 		return err
 	})
-	return seen, err
+	return client, server, err
 }
 
 // TestTrafficThroughServices runs the proxy against the nft of a namespace
@@ -188,6 +209,19 @@ func TestTrafficThroughServices(t *testing.T) {
 	// Host-originated traffic to a service address needs a route that can
 	// deliver, for the packet to reach the output hook at all.
 	ip(t, "-n", node, "route", "add", "10.96.0.0/16", "dev", "n-pod")
+	// The pod also answers at the addresses of spread, for services with
+	// many endpoints.
+	many := spread(maxPickRules + 1)
+	var batch strings.Builder
+	for _, a := range many {
+		fmt.Fprintf(&batch, "addr add %s/32 dev eth0\n", a)
+	}
+	batchFile := filepath.Join(t.TempDir(), "addrs")
+	if err := os.WriteFile(batchFile, []byte(batch.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ip(t, "-n", pod, "-batch", batchFile)
+	ip(t, "-n", node, "route", "add", "10.244.1.0/24", "via", "10.244.0.2")
 
 	echoTCP(t, podPath, "0.0.0.0:8080")
 	echoUDP(t, podPath, "0.0.0.0:5353", "A")
@@ -204,6 +238,13 @@ func TestTrafficThroughServices(t *testing.T) {
 		service("empty", "10.96.0.11", nodePortType(30082)),
 		service("dns", "10.96.0.53", withPorts(corev1.ServicePort{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP})),
 		dnsSlice(5353),
+		// Picked from a map, with and without affinity, and by rules with.
+		service("big", "10.96.0.20"),
+		slice("big", "big-1", manyEndpoints(len(many))...),
+		service("sticky-big", "10.96.0.21", affinity(600)),
+		slice("sticky-big", "sticky-big-1", manyEndpoints(len(many))...),
+		service("sticky", "10.96.0.22", affinity(600)),
+		slice("sticky", "sticky-1", manyEndpoints(3)...),
 	)...)
 	real := newNsNFT(t, nodePath)
 	cfg := Config{
@@ -257,6 +298,32 @@ func TestTrafficThroughServices(t *testing.T) {
 			}
 			if not, ok := strings.CutPrefix(tc.seen, "!"); ok && seen == not || !ok && tc.seen != "" && seen != tc.seen {
 				t.Errorf("pod saw client %s, want %s", seen, tc.seen)
+			}
+		})
+	}
+
+	picks := []struct {
+		name, addr string
+		sticky     bool
+	}{
+		{"a service with many endpoints spreads connections", "10.96.0.20:80", false},
+		{"ClientIP affinity with many endpoints sticks", "10.96.0.21:80", true},
+		{"ClientIP affinity with few endpoints sticks", "10.96.0.22:80", true},
+	}
+	for _, tc := range picks {
+		t.Run(tc.name, func(t *testing.T) {
+			reached := map[string]bool{}
+			for range 8 {
+				_, server, err := dialEndpoint(nodePath, tc.addr)
+				if err != nil {
+					t.Fatalf("dial %s: %v", tc.addr, err)
+				}
+				reached[server] = true
+			}
+			// Eight picks among 65 endpoints all the same would mean the
+			// spread is broken (or chance of 65^-7).
+			if tc.sticky != (len(reached) == 1) {
+				t.Errorf("connections reached %v", slices.Sorted(maps.Keys(reached)))
 			}
 		})
 	}

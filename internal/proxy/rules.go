@@ -34,6 +34,7 @@ const (
 
 	setClusterIPs          = "cluster-ips"
 	setNodePortIPs         = "nodeport-ips"
+	setHairpin             = "hairpin-endpoints"
 	mapServiceIPs          = "service-ips"
 	mapServiceNodePorts    = "service-nodeports"
 	mapNoEndpointServices  = "no-endpoint-services"
@@ -137,15 +138,28 @@ func (c *ruleConfig) staticChains() map[string][]string {
 		// A TCP client gets a reset rather than an ICMP error: both fail the
 		// connection at once, but a reset also does through middleboxes
 		// that swallow ICMP.
-		chainReject:       {"meta l4proto tcp reject with tcp reset", "reject"},
-		chainMarkMasq:     {"mark set mark or " + masqueradeMark},
-		chainMasquerading: {"mark and " + masqueradeMark + " == 0 return", "mark set mark xor " + masqueradeMark, "masquerade fully-random"},
+		chainReject:   {"meta l4proto tcp reject with tcp reset", "reject"},
+		chainMarkMasq: {"mark set mark or " + masqueradeMark},
+		chainMasquerading: {
+			// Hairpin: a pod that reached itself through a service must see
+			// the reply come from the service, so its own address is
+			// replaced. After DNAT its connection goes from and to the same
+			// endpoint address; only DNATed ones count, as a node talking
+			// to one of its own addresses is no hairpin.
+			"ct status dnat " + ip + " saddr . " + ip + " daddr @" + setHairpin + " jump " + chainMarkMasq,
+			"mark and " + masqueradeMark + " == 0 return",
+			"mark set mark xor " + masqueradeMark,
+			"masquerade fully-random",
+		},
 	}
 }
 
 // staticSets and staticMaps are the shared containers services add elements to.
 func (c *ruleConfig) staticSets() []*knftables.Set {
-	sets := []*knftables.Set{{Name: setClusterIPs, Type: c.f.addrType, Comment: knftables.PtrTo("cluster IPs of services")}}
+	sets := []*knftables.Set{
+		{Name: setClusterIPs, Type: c.f.addrType, Comment: knftables.PtrTo("cluster IPs of services")},
+		{Name: setHairpin, Type: c.f.addrType + " . " + c.f.addrType, Comment: knftables.PtrTo("endpoint address . the same address")},
+	}
 	if len(c.nodeIPs) > 0 {
 		sets = append(sets, &knftables.Set{Name: setNodePortIPs, Type: c.f.addrType, Comment: knftables.PtrTo("addresses that answer NodePorts")})
 	}
@@ -193,14 +207,26 @@ type udpPort struct {
 type svcRules struct {
 	chains map[string][]string      // chain name to its rules, in order
 	sets   map[string]time.Duration // affinity sets and their timeouts
-	// lbMaps are the verdict maps of the policy chains, named as their
-	// chain: the endpoint chain for each value of the chain's numgen.
-	// They are named maps rather than anonymous ones in the rule because
-	// the kernel binds every anonymous set with a walk over the whole
-	// pending transaction, which makes a large full sync quadratic.
-	lbMaps map[string][]string
+	// lbMaps are the maps the policy chains with many endpoints pick an
+	// endpoint from, named as their chain. They are named maps rather than
+	// anonymous ones in the rule because the kernel binds every anonymous
+	// set with a walk over the whole pending transaction, which makes a
+	// large full sync quadratic.
+	lbMaps map[string]lbMap
 	elems  []elem // at most one per elemID
 	udp    []udpPort
+}
+
+// lbMap maps each value of a policy chain's numgen to an endpoint: to its
+// address . port, which the chain DNATs to, or with ClientIP affinity to
+// the verdict that enters the endpoint's chain.
+type lbMap struct {
+	verdicts bool
+	values   [][]string // per numgen value, the parts of the map value
+}
+
+func (m lbMap) equal(o lbMap) bool {
+	return m.verdicts == o.verdicts && slices.EqualFunc(m.values, o.values, slices.Equal)
 }
 
 func (s *svcRules) empty() bool { return len(s.chains) == 0 && len(s.elems) == 0 }
@@ -218,7 +244,7 @@ func serviceRules(c *ruleConfig, svc *corev1.Service, slices []*discoveryv1.Endp
 // buildService returns the rules for the ports of one Service. It is pure:
 // the same ports and configuration give the same rules.
 func buildService(c *ruleConfig, ports []servicePort) *svcRules {
-	r := &svcRules{chains: map[string][]string{}, sets: map[string]time.Duration{}, lbMaps: map[string][]string{}}
+	r := &svcRules{chains: map[string][]string{}, sets: map[string]time.Duration{}, lbMaps: map[string]lbMap{}}
 	seen := map[elemID]bool{}
 	add := func(e elem) {
 		// A service whose external IP repeats its cluster IP would claim one
@@ -242,7 +268,8 @@ func (r *svcRules) addPort(c *ruleConfig, sp *servicePort, add func(elem)) {
 	extChain := prefixExternal + sp.id
 	port := strconv.Itoa(int(sp.port))
 
-	// Endpoint chains, for every endpoint some policy chain may pick.
+	// Every endpoint some policy chain may pick can be a hairpin's: its
+	// address pair goes to the set the masquerading chain checks.
 	reachable := slices.Clone(cat.cluster)
 	for _, e := range cat.local {
 		if !slices.Contains(reachable, e) {
@@ -250,17 +277,23 @@ func (r *svcRules) addPort(c *ruleConfig, sp *servicePort, add func(elem)) {
 		}
 	}
 	for _, e := range reachable {
-		chain := prefixEndpoint + sp.id + "/" + e.key()
-		// Hairpin: a pod that reaches itself through the service must see
-		// the reply come from the service, so its own address is replaced.
-		rules := []string{ip + " saddr " + e.addr.String() + " jump " + chainMarkMasq}
-		if sp.affinity > 0 {
+		add(elem{container: setHairpin, key: []string{e.addr.String(), e.addr.String()}})
+	}
+	// Policy chains DNAT to the endpoint they pick themselves, but with
+	// ClientIP affinity each endpoint needs a chain of its own that
+	// remembers the client before it DNATs. Chains are what makes nft and
+	// the kernel slow on large tables (nft loads them all on every run, the
+	// kernel validates the jumps between them on every change), so only
+	// these services have them.
+	if sp.affinity > 0 {
+		for _, e := range reachable {
 			set := prefixAffinity + sp.id + "/" + e.key()
 			r.sets[set] = sp.affinity
-			rules = append(rules, "update @"+set+" { "+ip+" saddr }")
+			r.chains[prefixEndpoint+sp.id+"/"+e.key()] = []string{
+				"update @" + set + " { " + ip + " saddr }",
+				"meta l4proto " + sp.protocol + " dnat to " + e.hostPort(),
+			}
 		}
-		rules = append(rules, "meta l4proto "+sp.protocol+" dnat to "+e.hostPort())
-		r.chains[chain] = rules
 	}
 
 	internalChain, hasInternal := clusterChain, cat.any
@@ -293,13 +326,7 @@ func (r *svcRules) addPort(c *ruleConfig, sp *servicePort, add func(elem)) {
 				rules = append(rules, ip+" saddr @"+prefixAffinity+sp.id+"/"+e.key()+" goto "+prefixEndpoint+sp.id+"/"+e.key())
 			}
 		}
-		targets := make([]string, len(eps))
-		for i, e := range eps {
-			targets[i] = prefixEndpoint + sp.id + "/" + e.key()
-		}
-		r.lbMaps[chain] = targets
-		rules = append(rules, "numgen random mod "+strconv.Itoa(len(eps))+" vmap @"+chain)
-		r.chains[chain] = rules
+		r.chains[chain] = append(rules, r.pick(c, sp, chain, eps)...)
 	}
 	if len(cat.cluster) > 0 {
 		policyChain(clusterChain, cat.cluster)
@@ -372,4 +399,51 @@ func (r *svcRules) addPort(c *ruleConfig, sp *servicePort, add func(elem)) {
 		}
 		r.udp = append(r.udp, u)
 	}
+}
+
+// maxPickRules is the most endpoints a policy chain picks from with a rule
+// each; beyond, it picks from a map. Rules load faster: the kernel's work
+// per set grows with the number of sets in the table, so that a map per
+// service makes a table of 4,000 services with 10 endpoints take 5-7s to
+// load against 2s with rules (nft 1.0.6, kernel 6.18). A map picks in one
+// lookup though, where the rules take on average half their number for a
+// connection's first packet.
+const maxPickRules = 64
+
+// pick returns the rules of a policy chain that send a connection to one of
+// eps at random: DNAT straight to it or, with ClientIP affinity, enter its
+// chain.
+func (r *svcRules) pick(c *ruleConfig, sp *servicePort, chain string, eps []endpoint) []string {
+	affinity := sp.affinity > 0
+	if len(eps) > maxPickRules {
+		m := lbMap{verdicts: affinity, values: make([][]string, len(eps))}
+		for i, e := range eps {
+			if affinity {
+				m.values[i] = []string{"goto " + prefixEndpoint + sp.id + "/" + e.key()}
+			} else {
+				m.values[i] = []string{e.addr.String(), strconv.Itoa(int(e.port))}
+			}
+		}
+		r.lbMaps[chain] = m
+		numgen := "numgen random mod " + strconv.Itoa(len(eps))
+		if affinity {
+			return []string{numgen + " vmap @" + chain}
+		}
+		return []string{"meta l4proto " + sp.protocol + " dnat " + c.f.ip + " to " + numgen + " map @" + chain}
+	}
+	rules := make([]string, len(eps))
+	for i, e := range eps {
+		// Each rule draws anew: taking 1 in the number of endpoints left
+		// gives every endpoint the same chance. The last takes what is left.
+		var draw string
+		if left := len(eps) - i; left > 1 {
+			draw = "numgen random mod " + strconv.Itoa(left) + " == 0 "
+		}
+		if affinity {
+			rules[i] = draw + "goto " + prefixEndpoint + sp.id + "/" + e.key()
+		} else {
+			rules[i] = "meta l4proto " + sp.protocol + " " + draw + "dnat to " + e.hostPort()
+		}
+	}
+	return rules
 }

@@ -98,8 +98,7 @@ func (r *ruleset) full(tx *knftables.Transaction, desired map[string]*svcRules) 
 			tx.Add(affinitySet(r.c.f, name, s.sets[name]))
 		}
 		for _, name := range sortedKeys(s.lbMaps) {
-			tx.Add(lbMap(name))
-			addLBElements(tx, name, s.lbMaps[name])
+			r.addLBMap(tx, name, s.lbMaps[name])
 		}
 	}
 	for _, name := range sortedKeys(static) {
@@ -256,22 +255,23 @@ func (r *ruleset) updateChains(tx *knftables.Transaction, old, cur *svcRules, no
 			tx.Add(affinitySet(r.c.f, name, cur.sets[name]))
 		}
 	}
+	// A map whose kind of value changes (affinity turned on or off) is
+	// recreated; the rule that used it went with its chain's flush above.
 	for _, name := range sortedKeys(old.lbMaps) {
-		if _, keep := cur.lbMaps[name]; !keep {
+		if m, keep := cur.lbMaps[name]; !keep || m.verdicts != old.lbMaps[name].verdicts {
 			tx.Delete(&knftables.Map{Name: name})
 		}
 	}
 	for _, name := range sortedKeys(cur.lbMaps) {
-		targets, had := old.lbMaps[name]
+		m := cur.lbMaps[name]
+		was, had := old.lbMaps[name]
 		switch {
-		case !had:
-			tx.Add(lbMap(name))
-		case slices.Equal(targets, cur.lbMaps[name]):
-			continue
-		default:
+		case !had || was.verdicts != m.verdicts:
+			r.addLBMap(tx, name, m)
+		case !was.equal(m):
 			tx.Flush(&knftables.Map{Name: name})
+			addLBElements(tx, name, m)
 		}
-		addLBElements(tx, name, cur.lbMaps[name])
 	}
 	for _, name := range rewrite {
 		for _, rule := range cur.chains[name] {
@@ -341,13 +341,18 @@ func affinitySet(f family, name string, timeout time.Duration) *knftables.Set {
 	}
 }
 
-func lbMap(name string) *knftables.Map {
-	return &knftables.Map{Name: name, TypeOf: "numgen random mod 1 : verdict"}
+func (r *ruleset) addLBMap(tx *knftables.Transaction, name string, m lbMap) {
+	value := "verdict"
+	if !m.verdicts {
+		value = r.c.f.ip + " daddr . th dport"
+	}
+	tx.Add(&knftables.Map{Name: name, TypeOf: "numgen random mod 1 : " + value})
+	addLBElements(tx, name, m)
 }
 
-func addLBElements(tx *knftables.Transaction, name string, targets []string) {
-	for i, chain := range targets {
-		tx.Add(&knftables.Element{Map: name, Key: []string{strconv.Itoa(i)}, Value: []string{"goto " + chain}})
+func addLBElements(tx *knftables.Transaction, name string, m lbMap) {
+	for i, v := range m.values {
+		tx.Add(&knftables.Element{Map: name, Key: []string{strconv.Itoa(i)}, Value: v})
 	}
 }
 
