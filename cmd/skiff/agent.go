@@ -20,6 +20,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/containerd"
 	"github.com/skiff-sh/skiff/internal/join"
+	"github.com/skiff-sh/skiff/internal/podnet"
 	"github.com/skiff-sh/skiff/internal/version"
 )
 
@@ -51,14 +52,15 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var node nodeFlags
 	node.register(fs)
-	var kubeconfig, serverURL, tokenFile, dataDir, podCIDR, clusterCIDR, serviceCIDR, logLevel string
+	var kubeconfig, serverURL, tokenFile, dataDir, clusterCIDR, serviceCIDR, clusterDNS, resolvConf, logLevel string
 	fs.StringVar(&serverURL, "server", "", "URL of the cluster's API server, e.g. https://10.0.0.1:6443")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the server's join token (the server's DATA_DIR/join-token)")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "join with this kubeconfig's credentials instead of a token (logs and exec then do not reach the node)")
 	fs.StringVar(&dataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's state")
-	fs.StringVar(&podCIDR, "pod-cidr", "", "this node's range of pod IPs (required)")
 	fs.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod IPs")
 	fs.StringVar(&serviceCIDR, "service-cidr", "10.43.0.0/16", "the cluster's range of Service IPs")
+	fs.StringVar(&clusterDNS, "cluster-dns", "", "the cluster DNS service's address (default the tenth of --service-cidr)")
+	fs.StringVar(&resolvConf, "resolv-conf", "/etc/resolv.conf", "the node's resolver file, for pods with dnsPolicy Default")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,11 +80,20 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	for _, c := range []struct {
 		flag, value string
 		dst         **net.IPNet
-	}{{"--pod-cidr", podCIDR, &cfg.PodCIDR}, {"--cluster-cidr", clusterCIDR, &cfg.ClusterCIDR}, {"--service-cidr", serviceCIDR, &cfg.ServiceCIDR}} {
+	}{{"--cluster-cidr", clusterCIDR, &cfg.ClusterCIDR}, {"--service-cidr", serviceCIDR, &cfg.ServiceCIDR}} {
 		if _, *c.dst, err = net.ParseCIDR(c.value); err != nil {
 			return fmt.Errorf("%s: %w", c.flag, err)
 		}
 	}
+	dns := net.ParseIP(clusterDNS)
+	if clusterDNS == "" {
+		if dns, err = podnet.ClusterDNS(cfg.ServiceCIDR); err != nil {
+			return fmt.Errorf("--service-cidr: %w", err)
+		}
+	} else if dns == nil {
+		return fmt.Errorf("--cluster-dns %q is not an IP address", clusterDNS)
+	}
+	cfg.ClusterDNS, cfg.HostResolvConf = []net.IP{dns}, resolvConf
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
 		return err

@@ -20,21 +20,27 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/containerd"
+	"github.com/skiff-sh/skiff/internal/dns"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/kubelet/nodestatus"
+	"github.com/skiff-sh/skiff/internal/kubelet/resolvconf"
 	kubeletserver "github.com/skiff-sh/skiff/internal/kubelet/server"
 	"github.com/skiff-sh/skiff/internal/oci"
+	"github.com/skiff-sh/skiff/internal/podnet"
+	"github.com/skiff-sh/skiff/internal/proxy"
 )
 
 // Config describes the node.
@@ -47,7 +53,8 @@ type Config struct {
 	// NodeIP is the node's InternalIP; default the first global unicast
 	// address of an interface that is up.
 	NodeIP net.IP
-	// PodCIDR is this node's range of pod addresses. Required.
+	// PodCIDR is this node's range of pod addresses; nil waits for the
+	// one the server's allocator gives the Node.
 	PodCIDR *net.IPNet
 	// ClusterCIDR and ServiceCIDR are the cluster's pod and service ranges.
 	// Both get an unreachable route, so that an address no rule or bridge
@@ -81,6 +88,12 @@ type Config struct {
 	Status nodestatus.Config
 	// Version is reported as the node's kubelet version.
 	Version string
+	// ClusterDNS are the cluster DNS service's addresses that ClusterFirst
+	// pods resolve with.
+	ClusterDNS []net.IP
+	// HostResolvConf is the node's resolver file, which Default pods get
+	// (default /etc/resolv.conf).
+	HostResolvConf string
 }
 
 // Agent runs a node until its context ends.
@@ -99,15 +112,15 @@ func New(log *slog.Logger, client kubernetes.Interface, cfg Config) (*Agent, err
 	if cfg.DataDir == "" {
 		return nil, errors.New("agent: a data dir is required")
 	}
-	if cfg.PodCIDR == nil {
-		return nil, errors.New("agent: a pod CIDR is required")
-	}
 	cfg, err := cfg.WithIdentity()
 	if err != nil {
 		return nil, err
 	}
 	if cfg.KubeletPort == 0 {
 		cfg.KubeletPort = 10250
+	}
+	if cfg.HostResolvConf == "" {
+		cfg.HostResolvConf = "/etc/resolv.conf"
 	}
 	if cfg.Images == nil {
 		s, err := oci.NewStore(filepath.Join(cfg.DataDir, "images"))
@@ -169,51 +182,30 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // containers keep running in their shims: the next Run adopts them.
 func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-
-	endpoint := a.cfg.ContainerRuntimeEndpoint
-	if endpoint == "" {
-		sandboxImage, err := a.prepareImages(ctx, g)
-		if err != nil {
-			return err
-		}
-		cniConfDir := filepath.Join(a.cfg.DataDir, "cni", "net.d")
-		if err := writeCNIConfig(cniConfDir, a.cfg.PodCIDR, filepath.Join(a.cfg.DataDir, "cni", "ipam")); err != nil {
-			return err
-		}
-		sup, err := containerd.New(a.log.With("component", "containerd"), containerd.Config{
-			DataDir:           filepath.Join(a.cfg.DataDir, "containerd"),
-			Binary:            a.cfg.ContainerdBinary,
-			SandboxImage:      sandboxImage,
-			CNIConfDir:        cniConfDir,
-			RegistryConfigDir: a.registryConfigDir(),
-		})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return sup.Run(ctx) })
-		select {
-		case <-sup.Ready():
-		case <-ctx.Done():
-			return g.Wait()
-		}
-		endpoint = sup.Endpoint()
+	var conn *grpc.ClientConn
+	err := a.run(ctx, g, &conn)
+	if werr := g.Wait(); err == nil {
+		err = werr
 	}
-	if err := routeUnreachable(a.cfg.ClusterCIDR, a.cfg.ServiceCIDR); err != nil {
+	// The runtime connection outlives every part that uses it.
+	if conn != nil {
+		conn.Close()
+	}
+	return err
+}
+
+// run starts the node's parts under g, in the order each needs the last;
+// it leaves the runtime connection in conn for Run to close.
+func (a *Agent) run(ctx context.Context, g *errgroup.Group, conn **grpc.ClientConn) error {
+	endpoint, cniConfDir, err := a.startRuntime(ctx, g)
+	if err != nil || endpoint == "" {
 		return err
 	}
-	if a.cfg.ContainerRuntimeEndpoint == "" {
-		if err := masqueradeEgress(a.cfg.PodCIDR, a.cfg.ClusterCIDR); err != nil {
-			return err
-		}
-	}
-
-	conn, err := containerd.Dial(ctx, endpoint)
-	if err != nil {
+	if *conn, err = containerd.Dial(ctx, endpoint); err != nil {
 		return fmt.Errorf("agent: runtime: %w", err)
 	}
-	defer conn.Close()
-	runtimeClient := runtimeapi.NewRuntimeServiceClient(conn)
-	imageClient := runtimeapi.NewImageServiceClient(conn)
+	runtimeClient := runtimeapi.NewRuntimeServiceClient(*conn)
+	imageClient := runtimeapi.NewImageServiceClient(*conn)
 
 	status, err := nodestatus.New(a.log.With("component", "nodestatus"), a.client, criStatus(runtimeClient), clock.RealClock{}, a.statusConfig())
 	if err != nil {
@@ -237,10 +229,58 @@ func (a *Agent) Run(ctx context.Context) error {
 		g.Go(func() error { return ks.Run(ctx) })
 	}
 
+	podCIDR := a.cfg.PodCIDR
+	if podCIDR == nil {
+		if podCIDR, err = a.waitPodCIDR(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := a.setupNetwork(podCIDR, cniConfDir); err != nil {
+		return err
+	}
+
+	if err := a.startServiceNetworking(ctx, g, podCIDR); err != nil {
+		return err
+	}
+
+	// The cluster-wide caches: every node for the routes, every Service
+	// for containers' service variables.
+	cluster := informers.NewSharedInformerFactory(a.client, 0)
+	routes, err := newHostGateway(a.log.With("component", "routes"), a.cfg.NodeName, cluster.Core().V1().Nodes(), ipRoutes{})
+	if err != nil {
+		return err
+	}
+	services := cluster.Core().V1().Services()
+	servicesSynced := services.Informer().HasSynced
+	cluster.Start(ctx.Done())
+	g.Go(func() error {
+		<-ctx.Done()
+		cluster.Shutdown()
+		return nil
+	})
+	g.Go(func() error {
+		routes.run(ctx, cluster.Core().V1().Nodes().Informer().HasSynced)
+		return nil
+	})
+	if !cache.WaitForCacheSync(ctx.Done(), servicesSynced) {
+		return nil
+	}
+
+	resolv, err := resolvconf.New(resolvconf.Config{
+		ClusterDNS:     ipStrings(a.cfg.ClusterDNS),
+		ClusterDomain:  a.kubeletConfig().ClusterDomain,
+		HostResolvConf: a.cfg.HostResolvConf,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName=" + a.cfg.NodeName }))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
 
@@ -251,23 +291,121 @@ func (a *Agent) Run(ctx context.Context) error {
 		Pods:     factory.Core().V1().Pods().Informer(),
 		Recorder: recorder,
 		Clock:    clock.RealClock{},
+		DNS:      resolv.ForPod,
+		Services: services.Lister(),
 	}, a.kubeletConfig())
 	if err != nil {
+		broadcaster.Shutdown()
 		return err
 	}
 	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	g.Go(func() error { return k.Run(ctx) })
+	g.Go(func() error {
+		defer broadcaster.Shutdown()
+		defer factory.Shutdown()
+		return k.Run(ctx)
+	})
 	g.Go(func() error {
 		select {
 		case <-status.Registered():
-			a.log.Info("node registered", "ip", a.cfg.NodeIP, "podCIDR", a.cfg.PodCIDR)
+			a.log.Info("node registered", "ip", a.cfg.NodeIP, "podCIDR", podCIDR)
 			close(a.ready)
 		case <-ctx.Done():
 		}
 		return nil
 	})
-	return g.Wait()
+	return nil
+}
+
+// startRuntime starts containerd with the agent's images and CNI
+// configuration directory, or returns the endpoint the user gave (and no
+// directory: that runtime's pod network is the user's). An empty endpoint
+// with no error means ctx ended first.
+func (a *Agent) startRuntime(ctx context.Context, g *errgroup.Group) (endpoint, cniConfDir string, err error) {
+	if a.cfg.ContainerRuntimeEndpoint != "" {
+		return a.cfg.ContainerRuntimeEndpoint, "", nil
+	}
+	sandboxImage, err := a.prepareImages(ctx, g)
+	if err != nil {
+		return "", "", err
+	}
+	cniConfDir = filepath.Join(a.cfg.DataDir, "cni", "net.d")
+	sup, err := containerd.New(a.log.With("component", "containerd"), containerd.Config{
+		DataDir:           filepath.Join(a.cfg.DataDir, "containerd"),
+		Binary:            a.cfg.ContainerdBinary,
+		SandboxImage:      sandboxImage,
+		CNIConfDir:        cniConfDir,
+		RegistryConfigDir: a.registryConfigDir(),
+	})
+	if err != nil {
+		return "", "", err
+	}
+	g.Go(func() error { return sup.Run(ctx) })
+	select {
+	case <-sup.Ready():
+		return sup.Endpoint(), cniConfDir, nil
+	case <-ctx.Done():
+		return "", "", nil
+	}
+}
+
+// setupNetwork prepares the node's pod network for podCIDR: forwarding,
+// the bridge with its gateway, the routes that keep cluster and service
+// addresses on the machine and, with the agent's own containerd, the CNI
+// configuration (which containerd picks up when it appears) and egress
+// masquerade.
+func (a *Agent) setupNetwork(podCIDR *net.IPNet, cniConfDir string) error {
+	if err := enableForwarding(); err != nil {
+		return err
+	}
+	if err := ensureBridge(podCIDR, podnet.Gateway(podCIDR)); err != nil {
+		return err
+	}
+	if cniConfDir != "" {
+		if err := writeCNIConfig(cniConfDir, podCIDR, filepath.Join(a.cfg.DataDir, "cni", "ipam")); err != nil {
+			return err
+		}
+		if err := masqueradeEgress(podCIDR, a.cfg.ClusterCIDR); err != nil {
+			return err
+		}
+	}
+	if err := routeUnreachable(a.cfg.ClusterCIDR); err != nil {
+		return err
+	}
+	return routeServices(a.cfg.ServiceCIDR)
+}
+
+// startServiceNetworking runs what makes Services work on this node: the
+// proxy's nftables rules, and the DNS server on the bridge's gateway
+// address, where the kube-dns Service's endpoint for this node points.
+func (a *Agent) startServiceNetworking(ctx context.Context, g *errgroup.Group, podCIDR *net.IPNet) error {
+	p, err := proxy.New(a.log.With("component", "proxy"), a.client, nil, proxy.Config{
+		NodeName:    a.cfg.NodeName,
+		NodeIPs:     []net.IP{a.cfg.NodeIP},
+		ClusterCIDR: a.cfg.ClusterCIDR,
+		ServiceCIDR: a.cfg.ServiceCIDR,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return p.Run(ctx) })
+	d, err := dns.New(a.log.With("component", "dns"), a.client, dns.Config{
+		Domain:     a.kubeletConfig().ClusterDomain,
+		Addr:       net.JoinHostPort(podnet.Gateway(podCIDR).String(), "53"),
+		ResolvConf: a.cfg.HostResolvConf,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return d.Run(ctx) })
+	return nil
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
 }
 
 func (a *Agent) kubeletConfig() kubelet.Config {

@@ -106,9 +106,59 @@ func routeUnreachable(cidrs ...*net.IPNet) error {
 		if c == nil {
 			continue
 		}
-		out, err := exec.Command("ip", "route", "replace", "unreachable", c.String()).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("agent: unreachable route for %s: %v: %s", c, err, strings.TrimSpace(string(out)))
+		if err := ipRoute("replace", "unreachable", c.String()); err != nil {
+			return fmt.Errorf("agent: unreachable route for %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// routeServices sends the service range onto the pod bridge. The proxy's
+// rules rewrite service addresses before routing for traffic that arrives
+// from pods or other hosts, but the node's own connections are routed
+// first and rewritten after (in the output hook): an unreachable route
+// would fail them before any rule saw them. On the bridge an address no
+// rule rewrites finds no one, so it still never leaves the machine; the
+// proxy also rejects it at once.
+func routeServices(serviceCIDR *net.IPNet) error {
+	if serviceCIDR == nil {
+		return nil
+	}
+	if err := ipRoute("replace", serviceCIDR.String(), "dev", bridgeName); err != nil {
+		return fmt.Errorf("agent: route for the service range: %w", err)
+	}
+	return nil
+}
+
+// ensureBridge creates the pod bridge with its gateway address before any
+// pod exists, since the node's DNS server listens on that address; the
+// CNI bridge plugin then finds it ready.
+func ensureBridge(podCIDR *net.IPNet, gateway net.IP) error {
+	if _, err := net.InterfaceByName(bridgeName); err != nil {
+		if out, err := exec.Command("ip", "link", "add", bridgeName, "type", "bridge").CombinedOutput(); err != nil {
+			return fmt.Errorf("agent: create bridge %s: %v: %s", bridgeName, err, strings.TrimSpace(string(out)))
+		}
+	}
+	ones, _ := podCIDR.Mask.Size()
+	for _, args := range [][]string{
+		{"addr", "replace", fmt.Sprintf("%s/%d", gateway, ones), "dev", bridgeName},
+		{"link", "set", bridgeName, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("agent: bridge %s: ip %s: %v: %s", bridgeName, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// enableForwarding turns on what a node that routes pod traffic needs:
+// IPv4 forwarding, and bridged traffic passing the IP hooks, so that a
+// reply from a pod to a pod on the same bridge is un-NATed by the proxy's
+// connection tracking.
+func enableForwarding() error {
+	for _, p := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/bridge/bridge-nf-call-iptables"} {
+		if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("agent: enable %s: %w", p, err)
 		}
 	}
 	return nil
