@@ -76,7 +76,7 @@ func BenchmarkPodStartup(b *testing.B) {
 	client := kubernetes.NewForConfigOrDie(cfg)
 
 	agent := exec.Command(bin, "agent", "--kubeconfig", srv.KubeconfigPath(), "--data-dir", agentDir,
-		"--node-name", "bench-node", "--node-ip", "127.0.0.1", "--pod-cidr", "10.199.0.0/24",
+		"--node-name", "bench-node", "--node-ip", "127.0.0.1",
 		"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR, "--log-level", envStr("SKIFF_BENCH_AGENT_LOG", "warn"))
 	agent.Stderr = os.Stderr
 	if err := agent.Start(); err != nil {

@@ -70,7 +70,7 @@ func startCluster(t *testing.T, images map[string]*oci.Image) *cluster {
 
 // startClusterWith is startCluster with a chance to change the server's
 // configuration before it starts.
-func startClusterWith(t *testing.T, images map[string]*oci.Image, configure func(*cluster)) *cluster {
+func startClusterWith(t testing.TB, images map[string]*oci.Image, configure func(*cluster)) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := oci.NewStore(filepath.Join(dir, "images"))
@@ -114,7 +114,7 @@ func startClusterWith(t *testing.T, images map[string]*oci.Image, configure func
 }
 
 // start runs the server and waits for its node.
-func (c *cluster) start(t *testing.T) {
+func (c *cluster) start(t testing.TB) {
 	t.Helper()
 	srv, err := server.New(nil, c.cfg)
 	if err != nil {
@@ -152,7 +152,7 @@ func (c *cluster) restart(t *testing.T) {
 	c.start(t)
 }
 
-func (c *cluster) waitNodeReady(t *testing.T, name string) {
+func (c *cluster) waitNodeReady(t testing.TB, name string) {
 	t.Helper()
 	waitNodeReady(t, c.client, name)
 }
@@ -173,7 +173,7 @@ func waitNodeReady(t testing.TB, client kubernetes.Interface, name string) {
 	})
 }
 
-func (c *cluster) deleteAllPods(t *testing.T) { deleteAllPods(t, c.client) }
+func (c *cluster) deleteAllPods(t testing.TB) { deleteAllPods(t, c.client) }
 
 // deleteAllPods deletes the test's workloads and waits until the kubelet
 // has stopped their containers and removed the pods: stopping a node before
@@ -209,17 +209,21 @@ func deleteAllPods(t testing.TB, client kubernetes.Interface) {
 
 // cleanupNode removes what a node leaves on the machine once its server
 // has stopped: shims still running from the data dir, mounts under it, the
-// pod bridge, the unreachable routes and the masquerade table.
+// pod bridge (and the service route through it), the unreachable route,
+// routes to other nodes, and the nftables tables. A clean stop removes the
+// proxy's table itself; a test that failed may not have stopped cleanly.
 func cleanupNode(t testing.TB, dir string) {
 	stopLeftovers(t, dir)
 	for _, args := range [][]string{
 		{"link", "del", "skiff0"},
 		{"route", "del", "unreachable", clusterCIDR},
-		{"route", "del", "unreachable", serviceCIDR},
+		{"route", "flush", "root", clusterCIDR, "proto", "201"},
 	} {
 		_ = exec.Command("ip", args...).Run()
 	}
-	_ = exec.Command("nft", "delete", "table", "ip", "skiff-nat").Run()
+	for _, table := range []string{"skiff-nat", "skiff-proxy"} {
+		_ = exec.Command("nft", "delete", "table", "ip", table).Run()
+	}
 }
 
 // stopLeftovers kills the processes still running from dir (containerd

@@ -117,6 +117,14 @@ func TestLogsExecPortForward(t *testing.T) {
 		t.Errorf("kubectl exec of a failing command: %v, %q", err, out)
 	}
 
+	// kubectl exec -it: a shell on a terminal, typed into through script(1)'s
+	// pseudo-terminal as a user would.
+	session := exec.Command("script", "-qec", "/usr/bin/kubectl --kubeconfig "+c.kubeconfig+" exec -it "+pod.Name+" -- sh", "/dev/null")
+	session.Stdin = strings.NewReader("[ -t 0 ] && echo on-a-tty\necho $((6*7))\nexit\n")
+	if out, err := session.CombinedOutput(); err != nil || !strings.Contains(string(out), "on-a-tty") || !strings.Contains(string(out), "42") {
+		t.Errorf("kubectl exec -it: %v\n%s", err, out)
+	}
+
 	// busybox's httpd -v logs each response to stderr.
 	httpGet(t, "http://"+pod.Status.PodIP+"/")
 	eventually(t, 10*time.Second, "the request in kubectl logs", func() bool {

@@ -15,7 +15,7 @@ func httpdImage(t *testing.T) *oci.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := oci.DemoHTTPD(bb)
+	img, err := oci.DemoHTTPD(bb, resolverFiles(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +32,19 @@ func busyboxImage(t *testing.T) *oci.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := oci.Busybox(bb, []string{"sh", "sleep", "cat", "echo", "ls", "date", "tail", "cp", "mkdir", "hostname", "kill", "touch", "rm", "true", "false", "env", "httpd", "wget"}, oci.Config{Cmd: []string{"sh"}})
+	img, err := oci.Busybox(bb, []string{"sh", "sleep", "cat", "echo", "ls", "date", "tail", "cp", "mkdir", "hostname", "kill", "touch", "rm", "true", "false", "env", "httpd", "wget", "nslookup"}, oci.Config{Cmd: []string{"sh"}}, resolverFiles(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// resolverFiles let the images' static busybox resolve names in DNS.
+func resolverFiles(t *testing.T) []oci.File {
+	t.Helper()
+	files, err := oci.HostResolverFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

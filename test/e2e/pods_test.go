@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,6 +197,38 @@ func TestConfigMapAndSecret(t *testing.T) {
 		out, err := kubectlErr(c, "logs", "config")
 		return err == nil && strings.Contains(out, "env:blue:s3cret") && strings.Contains(out, "file:blue:s3cret")
 	})
+}
+
+// A memory-backed emptyDir is a tmpfs of its sizeLimit, unmounted when the
+// pod goes; containers get the service variables of the API's Service.
+func TestMemoryVolumeAndServiceEnv(t *testing.T) {
+	c := busyboxCluster(t)
+	pod := shPod("mem", "grep ' /cache ' /proc/mounts; echo api:$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; sleep 3600")
+	size := resource.MustParse("16Mi")
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/cache"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "cache", VolumeSource: corev1.VolumeSource{
+		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &size}}}}
+	c.create(t, pod)
+	p := c.waitPod(t, "mem", "Running", running)
+	eventually(t, 10*time.Second, "the mount and the variables in the logs", func() bool {
+		out, err := kubectlErr(c, "logs", "mem")
+		return err == nil && strings.Contains(out, "tmpfs /cache tmpfs") && strings.Contains(out, "size=16384k") &&
+			strings.Contains(out, "api:10.198.0.1:443")
+	})
+	podDir := filepath.Join(c.dir, "agent", "pods", string(p.UID))
+	if !mountedUnder(podDir) {
+		t.Fatalf("no mount under %s while the pod runs", podDir)
+	}
+	grace := int64(1)
+	if err := c.client.CoreV1().Pods("default").Delete(context.Background(), "mem", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the tmpfs unmounted after the pod", func() bool { return !mountedUnder(podDir) })
+}
+
+func mountedUnder(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	return err == nil && strings.Contains(string(data), " "+dir+"/")
 }
 
 // A memory limit reaches the container's cgroup, and going over it is
