@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -76,7 +77,7 @@ func New(cc controller.Context, cfg Config) (*Controller, error) {
 	c.synced = []cache.InformerSynced{nodeInf.Informer().HasSynced, svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
 	always := func(any) { c.queue.Add(ServiceName) }
 	ours := func(obj any) {
-		if m, err := metaOf(obj); err == nil && m.GetNamespace() == Namespace && (m.GetName() == ServiceName || m.GetName() == sliceName) {
+		if m, err := metaOf(obj); err == nil && m.GetNamespace() == Namespace && (m.GetName() == ServiceName || strings.HasPrefix(m.GetName(), slicePrefix)) {
 			c.queue.Add(ServiceName)
 		}
 	}
@@ -131,7 +132,7 @@ func (c *Controller) sync(ctx context.Context, _ string) error {
 	if err != nil || svc == nil {
 		return err
 	}
-	return c.ensureSlice(ctx, svc)
+	return c.ensureSlices(ctx, svc)
 }
 
 var dnsPorts = []struct {
@@ -177,16 +178,22 @@ func (c *Controller) ensureService(ctx context.Context) (*corev1.Service, error)
 	return nil, nil
 }
 
-// sliceName names the one EndpointSlice the controller writes.
-const sliceName = ServiceName + "-nodes"
+// slicePrefix names the EndpointSlices the controller writes:
+// kube-dns-nodes-0, -1, ..., each with up to maxPerSlice nodes.
+const slicePrefix = ServiceName + "-nodes-"
 
-// ManagedBy marks the slice as this controller's, so that the endpointslice
-// controller leaves it alone.
+// maxPerSlice is the endpoints per slice, the endpointslice controller's
+// default: a node's change rewrites one small slice, and a large cluster
+// stays within the API's 1,000 per slice.
+const maxPerSlice = 100
+
+// ManagedBy marks the slices as this controller's, so that the
+// endpointslice controller leaves them alone.
 const ManagedBy = "clusterdns.skiff.sh"
 
-// ensureSlice lists every node's DNS address in the Service's
-// EndpointSlice, ready while the node is.
-func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service) error {
+// ensureSlices lists every node's DNS address in the Service's
+// EndpointSlices, ready while the node is.
+func (c *Controller) ensureSlices(ctx context.Context, svc *corev1.Service) error {
 	nodes, err := c.nodes.List(labels.Everything())
 	if err != nil {
 		return err
@@ -207,10 +214,37 @@ func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service) error
 			NodeName: ptr.To(n.Name),
 		})
 	}
+	chunks := 0
+	for start := 0; start < len(eps) || start == 0; start += maxPerSlice {
+		end := min(start+maxPerSlice, len(eps))
+		if err := c.ensureSlice(ctx, svc, slicePrefix+strconv.Itoa(chunks), eps[start:end]); err != nil {
+			return err
+		}
+		chunks++
+	}
+	// Slices beyond the ones needed now, after nodes left.
+	existing, err := c.slices.EndpointSlices(Namespace).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelManagedBy: ManagedBy}))
+	if err != nil {
+		return err
+	}
+	for _, sl := range existing {
+		i, err := strconv.Atoi(strings.TrimPrefix(sl.Name, slicePrefix))
+		if err == nil && i < chunks {
+			continue
+		}
+		if err := c.client.DiscoveryV1().EndpointSlices(Namespace).Delete(ctx, sl.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("clusterdns: delete endpoint slice %s: %w", sl.Name, err)
+		}
+	}
+	return nil
+}
+
+// ensureSlice makes the named slice hold eps.
+func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service, name string, eps []discoveryv1.Endpoint) error {
 	want := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: Namespace,
-			Name:      sliceName,
+			Name:      name,
 			Labels: map[string]string{
 				discoveryv1.LabelServiceName: ServiceName,
 				discoveryv1.LabelManagedBy:   ManagedBy,
@@ -224,10 +258,10 @@ func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service) error
 		want.Ports = append(want.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.name), Protocol: ptr.To(p.proto), Port: ptr.To[int32](53)})
 	}
 
-	cur, err := c.slices.EndpointSlices(Namespace).Get(sliceName)
+	cur, err := c.slices.EndpointSlices(Namespace).Get(name)
 	if apierrors.IsNotFound(err) {
 		if _, err := c.client.DiscoveryV1().EndpointSlices(Namespace).Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("clusterdns: create endpoint slice: %w", err)
+			return fmt.Errorf("clusterdns: create endpoint slice %s: %w", name, err)
 		}
 		return nil
 	}
@@ -242,7 +276,7 @@ func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service) error
 	updated.Labels, updated.OwnerReferences = want.Labels, want.OwnerReferences
 	updated.Endpoints, updated.Ports = want.Endpoints, want.Ports
 	if _, err := c.client.DiscoveryV1().EndpointSlices(Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("clusterdns: update endpoint slice: %w", err)
+		return fmt.Errorf("clusterdns: update endpoint slice %s: %w", name, err)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package clusterdns
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +48,7 @@ func TestServiceAndEndpoints(t *testing.T) {
 	waitSlice := func(want ...string) {
 		t.Helper()
 		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-			slice, err = client.DiscoveryV1().EndpointSlices(Namespace).Get(ctx, sliceName, metav1.GetOptions{})
+			slice, err = client.DiscoveryV1().EndpointSlices(Namespace).Get(ctx, slicePrefix+"0", metav1.GetOptions{})
 			return err == nil && endpoints(slice) == strings.Join(want, " "), nil
 		})
 		if err != nil {
@@ -90,4 +92,55 @@ func endpoints(s *discoveryv1.EndpointSlice) string {
 		out = append(out, e.Addresses[0]+"@"+*e.NodeName+"/"+state)
 	}
 	return strings.Join(out, " ")
+}
+
+// A large cluster's nodes spread over slices of maxPerSlice; slices no
+// longer needed go.
+func TestSlicesChunked(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset()
+	for i := range 250 {
+		n := node(fmt.Sprintf("n%03d", i), fmt.Sprintf("10.%d.%d.0/24", 42+i/256, i%256), true)
+		if _, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := New(controller.Context{Client: client, Informers: factory}, Config{ServiceIP: net.ParseIP("10.43.0.10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	go func() { _ = c.Run(ctx) }()
+
+	sizes := func() []int {
+		list, err := client.DiscoveryV1().EndpointSlices(Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for _, s := range list.Items {
+			out = append(out, len(s.Endpoints))
+		}
+		slices.Sort(out)
+		return out
+	}
+	waitSizes := func(want ...int) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			return slices.Equal(sizes(), want), nil
+		})
+		if err != nil {
+			t.Fatalf("slice sizes %v, want %v", sizes(), want)
+		}
+	}
+	waitSizes(50, 100, 100)
+	// Fewer deletions than the fake watch's buffer of 100 events.
+	for i := 90; i < 150; i++ {
+		if err := client.CoreV1().Nodes().Delete(ctx, fmt.Sprintf("n%03d", i), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSizes(90, 100)
 }
