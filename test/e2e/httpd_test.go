@@ -52,6 +52,17 @@ func TestHttpdDeployment(t *testing.T) {
 			t.Errorf("pod %s answered %q, want %q", p.Name, body, oci.ItWorks)
 		}
 	}
+
+	// The seed's Service on the one node: its ClusterIP from this machine
+	// and its name from inside a pod.
+	kubectl(t, c, "apply", "-f", "../integration/testdata/httpd_service.yaml")
+	clusterIP := kubectl(t, c, "get", "service", "httpd-src", "-o", "jsonpath={.spec.clusterIP}")
+	if got := httpGet(t, "http://"+clusterIP+":8080"); got != oci.ItWorks {
+		t.Errorf("curl CLUSTER_IP:8080: %q", got)
+	}
+	if got := kubectl(t, c, "exec", pods.Items[0].Name, "--", "wget", "-qO-", "http://httpd-src:8080"); !itWorks(got) {
+		t.Errorf("wget http://httpd-src:8080 in a pod: %q", got)
+	}
 }
 
 func httpGet(t *testing.T, url string) string {

@@ -134,12 +134,43 @@ func TestServiceWalkthrough(t *testing.T) {
 		if err == nil || !strings.Contains(out, "NXDOMAIN") {
 			t.Errorf("nslookup of a missing service: %v\n%s", err, out)
 		}
+		// An ExternalName service is a CNAME, which the client follows.
+		kubectl(t, c, "create", "service", "externalname", "outside", "--external-name", strings.TrimSuffix(outsideName, "."))
+		out, err = kubectlErr(c, "exec", "client", "--", "nslookup", "outside.default.svc.cluster.local")
+		if err != nil || !strings.Contains(out, strings.TrimSuffix(outsideName, ".")) {
+			t.Errorf("nslookup of an ExternalName service: %v\n%s", err, out)
+		}
 		resolvConf := kubectl(t, c, "exec", "client", "--", "cat", "/etc/resolv.conf")
 		for _, want := range []string{"nameserver 10.198.0.10", "search default.svc.cluster.local svc.cluster.local cluster.local", "options ndots:5"} {
 			if !strings.Contains(resolvConf, want) {
 				t.Errorf("pod resolv.conf lacks %q:\n%s", want, resolvConf)
 			}
 		}
+	})
+
+	t.Run("service without selector, with Endpoints of its own", func(t *testing.T) {
+		manual := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "manual", Namespace: "default"},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9090}}},
+		}
+		svc, err := c.client.CoreV1().Services("default").Create(context.Background(), manual, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := &corev1.Endpoints{
+			ObjectMeta: metav1.ObjectMeta{Name: "manual", Namespace: "default"},
+			Subsets: []corev1.EndpointSubset{{
+				Addresses: []corev1.EndpointAddress{{IP: httpdPods[0].Status.PodIP}},
+				Ports:     []corev1.EndpointPort{{Name: "http", Port: 80}},
+			}},
+		}
+		if _, err := c.client.CoreV1().Endpoints("default").Create(context.Background(), ep, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "the selector-less service answering", func() bool {
+			out, err := kubectlErr(c, "exec", "client", "--", "wget", "-qO-", "http://"+svc.Spec.ClusterIP+":9090")
+			return err == nil && itWorks(out)
+		})
 	})
 
 	kubectl(t, c, "apply", "-f", "../integration/testdata/httpd_service_nodeport.yaml")
