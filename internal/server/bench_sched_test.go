@@ -48,6 +48,10 @@ func staticNodes(b *testing.B, cs kubernetes.Interface, n int) {
 		g.Go(func() error {
 			node := &corev1.Node{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i), Labels: map[string]string{"kubernetes.io/hostname": fmt.Sprintf("node-%d", i)}},
+				// Registered with their pod ranges, as in a cluster that
+				// has run a while: more nodes than the default cluster
+				// CIDR has ranges would keep the allocator retrying.
+				Spec: corev1.NodeSpec{PodCIDR: fmt.Sprintf("10.%d.%d.0/24", 100+i/256, i%256)},
 				Status: corev1.NodeStatus{
 					Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
 					Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
