@@ -19,11 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -237,7 +239,7 @@ func New(log *slog.Logger, deps Deps, cfg Config) (*Kubelet, error) {
 	k.probes = newProbeManager(k.log, k.clock, k.recorder, k.handlers, k.wake)
 	reg, err := deps.Pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    k.podAdded,
-		UpdateFunc: func(_, cur any) { k.podAdded(cur) },
+		UpdateFunc: k.podUpdated,
 		DeleteFunc: k.podDeleted,
 	})
 	if err != nil {
@@ -294,6 +296,38 @@ func (k *Kubelet) podAdded(obj any) {
 		}
 	}
 	k.wakeLocked(pod.UID)
+}
+
+// podUpdated wakes the pod's worker for a change of what the kubelet acts
+// on. A change of the status alone, such as the kubelet's own writes,
+// only refreshes the copy, as upstream's kubelet ignores such updates:
+// waking for them would sync every pod once more per status write.
+func (k *Kubelet) podUpdated(oldObj, curObj any) {
+	old, ok := oldObj.(*corev1.Pod)
+	cur, ok2 := curObj.(*corev1.Pod)
+	if !ok || !ok2 || !sameButStatus(old, cur) || cur.Spec.NodeName != k.cfg.NodeName {
+		k.podAdded(curObj)
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, known := k.pods[cur.UID]; !known {
+		return
+	}
+	k.pods[cur.UID] = cur
+	if w := k.workers[cur.UID]; w != nil {
+		w.pod = cur
+	}
+}
+
+// sameButStatus tells whether two versions of a pod differ in their status
+// (and bookkeeping such as the resourceVersion) only.
+func sameButStatus(a, b *corev1.Pod) bool {
+	return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) &&
+		maps.Equal(a.Labels, b.Labels) && maps.Equal(a.Annotations, b.Annotations) &&
+		apiequality.Semantic.DeepEqual(a.DeletionTimestamp, b.DeletionTimestamp) &&
+		apiequality.Semantic.DeepEqual(a.DeletionGracePeriodSeconds, b.DeletionGracePeriodSeconds) &&
+		apiequality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences)
 }
 
 func (k *Kubelet) podDeleted(obj any) {
