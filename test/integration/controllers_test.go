@@ -165,51 +165,70 @@ func TestDeploymentLifecycle(t *testing.T) {
 	})
 }
 
-// watchRolloutBounds checks, on every change of the deployment's pods, that
-// the pods not being deleted never exceed replicas+maxSurge and the ready
-// ones never drop below replicas-maxUnavailable. The pods come from one
-// watch, so each check sees a consistent prefix of the cluster's history;
-// summing the ReplicaSets' status instead would mix counts their
-// controllers wrote at different times. The returned func ends the watch.
+// watchRolloutBounds checks what upstream's rolling update guarantees, on
+// every change seen once the caches synced: the ReplicaSets' desired
+// replicas (spec, which the deployment controller alone writes) never
+// exceed replicas+maxSurge, and the ready pods not being deleted never drop
+// below replicas-maxUnavailable. Pods themselves may exceed the surge for a
+// moment: an old set's pods are deleted only after its spec went down and
+// the new set may already have grown, upstream as here. Each informer sees
+// a consistent prefix of the cluster's history. The returned func ends the
+// watch.
 func watchRolloutBounds(t *testing.T, c kubernetes.Interface, namespace, selector string, replicas, maxSurge, maxUnavailable int) func() {
 	t.Helper()
 	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
 	podInformer := factory.Core().V1().Pods()
+	rsInformer := factory.Apps().V1().ReplicaSets()
 	var mu sync.Mutex
+	var synced bool
 	var violations []string
 	check := func(any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !synced {
+			return // a partly filled cache would undercount
+		}
+		sets, err := rsInformer.Lister().ReplicaSets(namespace).List(labels.Everything())
+		if err != nil {
+			return
+		}
+		desired := 0
+		for _, rs := range sets {
+			if rs.Spec.Replicas != nil {
+				desired += int(*rs.Spec.Replicas)
+			}
+		}
+		if desired > replicas+maxSurge {
+			violations = append(violations, fmt.Sprintf("%d desired > %d+%d", desired, replicas, maxSurge))
+		}
 		pods, err := podInformer.Lister().Pods(namespace).List(labels.Everything())
 		if err != nil {
 			return
 		}
-		var live, ready int
+		ready := 0
 		for _, p := range pods {
-			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				continue
-			}
-			live++
-			if podutil.IsPodReady(p) {
+			if p.DeletionTimestamp == nil && podutil.IsPodReady(p) {
 				ready++
 			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if live > replicas+maxSurge {
-			violations = append(violations, fmt.Sprintf("%d pods > %d+%d", live, replicas, maxSurge))
 		}
 		if ready < replicas-maxUnavailable {
 			violations = append(violations, fmt.Sprintf("%d ready < %d-%d", ready, replicas, maxUnavailable))
 		}
 	}
-	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: check, UpdateFunc: func(_, n any) { check(n) }, DeleteFunc: check,
-	}); err != nil {
-		t.Fatal(err)
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: check, UpdateFunc: func(_, n any) { check(n) }, DeleteFunc: check}
+	for _, inf := range []cache.SharedIndexInformer{podInformer.Informer(), rsInformer.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stop := make(chan struct{})
 	factory.Start(stop)
 	factory.WaitForCacheSync(stop)
+	mu.Lock()
+	synced = true
+	mu.Unlock()
+	check(nil)
 	return func() {
 		close(stop)
 		factory.Shutdown()

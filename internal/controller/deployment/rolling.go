@@ -116,11 +116,20 @@ func (dc *Controller) cleanupUnhealthyReplicas(ctx context.Context, oldRSs []*ap
 	return oldRSs, total, nil
 }
 
+// keptAvailable counts the available replicas each ReplicaSet keeps: no
+// more than its desired count. Right after this controller scaled a set
+// down, its status still counts the pods its controller is about to
+// delete; counting those as available would let the next sync scale down
+// again and drop below minAvailable. (Upstream sums the status alone.)
+func keptAvailable(rss []*appsv1.ReplicaSet) int32 {
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return min(rs.Status.AvailableReplicas, *rs.Spec.Replicas) })
+}
+
 // scaleDownOldReplicaSetsForRollingUpdate removes available old replicas,
 // oldest ReplicaSet first, while more than minAvailable pods are available.
 func (dc *Controller) scaleDownOldReplicaSetsForRollingUpdate(ctx context.Context, allRSs, oldRSs []*appsv1.ReplicaSet, d *appsv1.Deployment) (int32, error) {
 	minAvailable := *d.Spec.Replicas - maxUnavailable(d)
-	available := availableReplicas(allRSs)
+	available := keptAvailable(allRSs)
 	if available <= minAvailable {
 		return 0, nil
 	}

@@ -538,3 +538,33 @@ func TestRun(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// Right after the controller scaled the old ReplicaSet down, that set's
+// status still counts the pods about to be deleted as available. The next
+// sync must not count them again and scale below minAvailable.
+func TestRollingUpdateIgnoresAvailabilityBeyondSpec(t *testing.T) {
+	h := newHarness(t)
+	d := newDeployment("web", 10, "nginx:1")
+	surge, unavailable := intstr.FromInt32(3), intstr.FromInt32(2)
+	d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable}
+	h.create(d)
+	h.rollOut("web")
+
+	h.edit("web", setImage("nginx:2"))
+	h.mustSync("web")
+	oldRS, newRS := h.rsByImage("nginx:1"), h.rsByImage("nginx:2")
+	if *oldRS.Spec.Replicas != 8 || *newRS.Spec.Replicas != 3 {
+		t.Fatalf("after first step old=%d new=%d, want 8 and 3", *oldRS.Spec.Replicas, *newRS.Spec.Replicas)
+	}
+	h.setRSStatus(oldRS, 10, 10) // stale: two of these pods are going
+	h.setRSStatus(newRS, 3, 3)
+	h.mustSync("web") // the new set grows first, to the surge
+	if got := *h.rsByImage("nginx:2").Spec.Replicas; got != 5 {
+		t.Fatalf("new replica set at %d, want 5", got)
+	}
+	h.mustSync("web")
+	h.checkBounds(t, 10, 3, 2)
+	if got := *h.rsByImage("nginx:1").Spec.Replicas; got != 5 {
+		t.Errorf("old replica set scaled to %d, want 5 (8 kept available + 3 new - 8 minimum)", got)
+	}
+}
