@@ -213,22 +213,6 @@ func (a *Agent) run(ctx context.Context, g *errgroup.Group, conn **grpc.ClientCo
 	}
 	g.Go(func() error { return status.Run(ctx) })
 
-	if a.cfg.KubeletTLS != nil {
-		tlsConfig, err := a.cfg.KubeletTLS(a.cfg.NodeName, a.cfg.NodeIP)
-		if err != nil {
-			return fmt.Errorf("agent: kubelet server: %w", err)
-		}
-		ks, err := kubeletserver.New(a.log.With("component", "kubelet-server"), runtimeClient, kubeletserver.Config{
-			TLS:        tlsConfig,
-			Address:    net.JoinHostPort(a.cfg.NodeIP.String(), strconv.Itoa(a.cfg.KubeletPort)),
-			PodLogsDir: a.kubeletConfig().PodLogsDir,
-		})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return ks.Run(ctx) })
-	}
-
 	podCIDR := a.cfg.PodCIDR
 	if podCIDR == nil {
 		if podCIDR, err = a.waitPodCIDR(ctx); err != nil {
@@ -298,6 +282,25 @@ func (a *Agent) run(ctx context.Context, g *errgroup.Group, conn **grpc.ClientCo
 		broadcaster.Shutdown()
 		return err
 	}
+	if a.cfg.KubeletTLS != nil {
+		tlsConfig, err := a.cfg.KubeletTLS(a.cfg.NodeName, a.cfg.NodeIP)
+		if err != nil {
+			broadcaster.Shutdown()
+			return fmt.Errorf("agent: kubelet server: %w", err)
+		}
+		ks, err := kubeletserver.New(a.log.With("component", "kubelet-server"), runtimeClient, kubeletserver.Config{
+			TLS:        tlsConfig,
+			Address:    net.JoinHostPort(a.cfg.NodeIP.String(), strconv.Itoa(a.cfg.KubeletPort)),
+			PodLogsDir: a.kubeletConfig().PodLogsDir,
+			Statuses:   k,
+		})
+		if err != nil {
+			broadcaster.Shutdown()
+			return err
+		}
+		g.Go(func() error { return ks.Run(ctx) })
+	}
+
 	factory.Start(ctx.Done())
 	g.Go(func() error {
 		defer broadcaster.Shutdown()

@@ -379,3 +379,23 @@ func (k *Kubelet) runResync(ctx context.Context) {
 		k.mu.Unlock()
 	}
 }
+
+// ContainerStatus is the named container's status as the pod's copy from
+// the API holds it, which the kubelet's own status writes keep current: the
+// kubelet's HTTPS server reads which run ended last from it.
+func (k *Kubelet) ContainerStatus(podUID, container string) (corev1.ContainerStatus, bool) {
+	k.mu.Lock()
+	pod := k.pods[types.UID(podUID)]
+	k.mu.Unlock()
+	if pod == nil {
+		return corev1.ContainerStatus{}, false
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses, pod.Status.EphemeralContainerStatuses} {
+		for _, st := range list {
+			if st.Name == container {
+				return st, true
+			}
+		}
+	}
+	return corev1.ContainerStatus{}, false
+}

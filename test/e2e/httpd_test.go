@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -213,4 +214,30 @@ func TestLogOptionsAcrossKubectlVersions(t *testing.T) {
 			t.Errorf("kubectl %s exec -i: %v %q", v, err, out)
 		}
 	}
+
+	// In a crash loop, --previous is the run that just ended, as upstream:
+	// the pod's status names it as the last termination.
+	crasher := shPod("crasher", "n=$(cat /runs/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /runs/n; echo run $n; exit 1")
+	crasher.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "runs", MountPath: "/runs"}}
+	crasher.Spec.Volumes = []corev1.Volume{{Name: "runs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	c.create(t, crasher)
+	eventually(t, 60*time.Second, "logs --previous of the run that just crashed", func() bool {
+		p, err := c.client.CoreV1().Pods("default").Get(context.Background(), "crasher", metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil ||
+			p.Status.ContainerStatuses[0].RestartCount < 2 {
+			return false
+		}
+		previous, err := kubectlErr(c, "logs", "crasher", "--previous")
+		after, _ := c.client.CoreV1().Pods("default").Get(context.Background(), "crasher", metav1.GetOptions{})
+		if err != nil || after.Status.ContainerStatuses[0].RestartCount != p.Status.ContainerStatuses[0].RestartCount {
+			return false // it restarted meanwhile: look again
+		}
+		want := fmt.Sprintf("run %d", p.Status.ContainerStatuses[0].RestartCount+1)
+		if previous != want {
+			t.Logf("kubectl logs --previous in CrashLoopBackOff after %d restarts: %q, want %q",
+				p.Status.ContainerStatuses[0].RestartCount, previous, want)
+			return false
+		}
+		return true
+	})
 }

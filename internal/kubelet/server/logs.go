@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -182,7 +183,10 @@ func (s *Server) logTarget(ctx context.Context, pod podRef, container string, pr
 	var pick *runtimeapi.Container
 	switch {
 	case previous:
-		pick = lastExited(cs[1:], current.GetMetadata().GetAttempt())
+		pick = s.reportedPrevious(uid, container, cs)
+		if pick == nil {
+			pick = lastExited(cs[1:], current.GetMetadata().GetAttempt())
+		}
 		if pick == nil {
 			return logTarget{}, badRequest("previous terminated container %q in pod %q not found", container, pod.name)
 		}
@@ -212,6 +216,26 @@ func (s *Server) logTarget(ctx context.Context, pod podRef, container string, pr
 		path = filepath.Join(dir, path)
 	}
 	return logTarget{containerID: pick.GetId(), path: path}, nil
+}
+
+// reportedPrevious is the instance the pod's status names as the
+// container's last termination, as upstream's kubelet picks it; nil when
+// no status is known.
+func (s *Server) reportedPrevious(uid, container string, cs []*runtimeapi.Container) *runtimeapi.Container {
+	if s.cfg.Statuses == nil {
+		return nil
+	}
+	st, ok := s.cfg.Statuses.ContainerStatus(uid, container)
+	if !ok || st.LastTerminationState.Terminated == nil {
+		return nil
+	}
+	_, id, _ := strings.Cut(st.LastTerminationState.Terminated.ContainerID, "://")
+	for _, c := range cs {
+		if c.GetId() == id {
+			return c
+		}
+	}
+	return nil
 }
 
 // lastExited returns the first exited container in cs (newest first) of an

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -297,4 +299,44 @@ func TestFollowStopsWhenClientLeaves(t *testing.T) {
 		t.Fatal("the handler kept following after the client left")
 	}
 	<-f.done
+}
+
+type fakeStatuses map[string]corev1.ContainerStatus
+
+func (f fakeStatuses) ContainerStatus(podUID, container string) (corev1.ContainerStatus, bool) {
+	st, ok := f[podUID+"/"+container]
+	return st, ok
+}
+
+// During a crash loop the pod's status names the run that just ended as
+// the last termination, and --previous shows it, as upstream; without a
+// status the runtime's order picks the run before.
+func TestPreviousFollowsTheReportedStatus(t *testing.T) {
+	logs := t.TempDir()
+	rt := newFakeRuntime()
+	pod := newLogPod(t, rt, logs)
+	pod.container("app", 0, exited, rec(0, "stdout", "F", "first crash"), false)
+	second, _ := pod.container("app", 1, exited, rec(10, "stdout", "F", "second crash"), false)
+	statuses := fakeStatuses{"u1/app": {
+		Name:  "app",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, ContainerID: "containerd://" + second,
+		}},
+	}}
+	for _, tc := range []struct {
+		name     string
+		statuses ContainerStatuses
+		want     string
+	}{
+		{"with the pod's status", statuses, "second crash\n"},
+		{"runtime order alone", nil, "first crash\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestServer(t, rt, Config{PodLogsDir: logs, Statuses: tc.statuses}).Handler()
+			if code, body := get(t, h, "/containerLogs/default/web/app?previous=true"); code != 200 || body != tc.want {
+				t.Errorf("previous: %d %q, want %q", code, body, tc.want)
+			}
+		})
+	}
 }

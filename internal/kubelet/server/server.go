@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -87,6 +89,17 @@ type Config struct {
 	// /var/log/pods). It resolves log paths the runtime reports relative
 	// or not at all.
 	PodLogsDir string
+	// Statuses, when set, tells which instance of a container its pod's
+	// status names as the last terminated one, so that --previous means
+	// what it means upstream (during a crash loop: the run that just
+	// ended). Without it the runtime's order decides.
+	Statuses ContainerStatuses
+}
+
+// ContainerStatuses reads a container's status as the kubelet last
+// reported it.
+type ContainerStatuses interface {
+	ContainerStatus(podUID, container string) (corev1.ContainerStatus, bool)
 }
 
 // Server serves the kubelet API.
