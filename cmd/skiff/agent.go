@@ -27,7 +27,7 @@ import (
 // nodeFlags are the flags that describe this machine as a node, shared by
 // `skiff server` and `skiff agent`.
 type nodeFlags struct {
-	name, ip, runtimeEndpoint, containerd string
+	name, ip, runtimeEndpoint, containerd, registries string
 }
 
 func (n *nodeFlags) register(fs *flag.FlagSet) {
@@ -35,10 +35,18 @@ func (n *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.ip, "node-ip", "", "InternalIP of this node (default: the first address of an interface that is up)")
 	fs.StringVar(&n.runtimeEndpoint, "container-runtime-endpoint", "", "CRI socket of a containerd to use (default: start one under the data dir)")
 	fs.StringVar(&n.containerd, "containerd", "containerd", "containerd binary to start when no runtime endpoint is given")
+	fs.StringVar(&n.registries, "registries-config", "", "registries.yaml (k3s's format) with mirrors, TLS and credentials per registry")
 }
 
 func (n *nodeFlags) config() (*agent.Config, error) {
 	cfg := &agent.Config{NodeName: n.name, ContainerRuntimeEndpoint: n.runtimeEndpoint, ContainerdBinary: n.containerd}
+	if n.registries != "" {
+		r, err := agent.LoadRegistries(n.registries)
+		if err != nil {
+			return nil, fmt.Errorf("--registries-config: %w", err)
+		}
+		cfg.Registries = r
+	}
 	if n.ip != "" {
 		if cfg.NodeIP = net.ParseIP(n.ip); cfg.NodeIP == nil {
 			return nil, fmt.Errorf("--node-ip %q is not an IP address", n.ip)

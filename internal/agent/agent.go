@@ -74,6 +74,9 @@ type Config struct {
 	// the registry itself: a joined node lists the server's built-in
 	// registry here.
 	RegistryMirrors []containerd.Endpoint
+	// Registries adds mirrors, TLS and credentials per registry, from a
+	// registries.yaml; nil adds none.
+	Registries *Registries
 	// Kubelet tunes the kubelet; the node name, directories and host IPs
 	// are filled in by the agent.
 	Kubelet kubelet.Config

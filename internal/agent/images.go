@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,10 +25,10 @@ const infraRegistry = "skiff.internal"
 // prepareImages puts the infra image in the agent's store, serves the store
 // to containerd on loopback, and points containerd at it: for the infra
 // image's registry alone, and as the first mirror of every other registry
-// (then RegistryMirrors), so that an image imported with `skiff image
-// import` starts on a machine with no registry access while a pull of
-// anything else still reaches its registry. It returns the infra image's
-// name.
+// (then RegistryMirrors, then those Registries names), so that an image
+// imported with `skiff image import` starts on a machine with no registry
+// access while a pull of anything else still reaches its registry. It
+// returns the infra image's name.
 func (a *Agent) prepareImages(ctx context.Context, g *errgroup.Group) (string, error) {
 	program, err := pause.Binary()
 	if err != nil {
@@ -68,8 +70,14 @@ func (a *Agent) prepareImages(ctx context.Context, g *errgroup.Group) (string, e
 		return "", err
 	}
 	mirrors := append([]containerd.Endpoint{local}, a.cfg.RegistryMirrors...)
-	if err := containerd.WriteHosts(a.registryConfigDir(), "_default", containerd.Hosts{Mirrors: mirrors}); err != nil {
+	files, err := a.cfg.Registries.hostsFiles(mirrors)
+	if err != nil {
 		return "", err
+	}
+	for _, host := range slices.Sorted(maps.Keys(files)) {
+		if err := containerd.WriteHosts(a.registryConfigDir(), host, files[host]); err != nil {
+			return "", err
+		}
 	}
 	return name, nil
 }

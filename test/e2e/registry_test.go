@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/oci"
 )
 
 // A pod's image comes from a registry of its own on 127.0.0.1, not from
-// the server's store: the ordinary pull path through CRI.
+// the server's store: the ordinary pull path through CRI; another comes
+// through a mirror the node's registries configuration names.
 func TestPullFromRegistry(t *testing.T) {
 	requireNode(t)
 	store, err := oci.NewStore(filepath.Join(t.TempDir(), "registry"))
@@ -29,7 +31,17 @@ func TestPullFromRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := startCluster(t, nil)
+	// A registry that answers nowhere (port 1 on loopback), mirrored by
+	// the test's registry through the node's registries configuration.
+	const unreachable = "127.0.0.1:1"
+	if err := store.Add(context.Background(), unreachable+"/e2e/busybox:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	c := startClusterWith(t, nil, func(c *cluster) {
+		c.cfg.Agent.Registries = &agent.Registries{Mirrors: map[string]agent.RegistryMirror{
+			unreachable: {Endpoints: []string{reg.URL}},
+		}}
+	})
 	pod := shPod("pulled", "echo pulled from the registry; sleep 3600")
 	pod.Spec.Containers[0].Image = image
 	pod.Spec.Containers[0].ImagePullPolicy = "Always"
@@ -46,4 +58,10 @@ func TestPullFromRegistry(t *testing.T) {
 	if ev := c.events(t, "pulled"); !strings.Contains(ev, "Successfully pulled image \""+image+"\"") {
 		t.Errorf("events:\n%s", ev)
 	}
+
+	mirrored := shPod("mirrored", "sleep 3600")
+	mirrored.Spec.Containers[0].Image = unreachable + "/e2e/busybox:1"
+	mirrored.Spec.Containers[0].ImagePullPolicy = "Always"
+	c.create(t, mirrored)
+	c.waitPod(t, "mirrored", "Running from the mirror", running)
 }
