@@ -185,8 +185,7 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // containers keep running in their shims: the next Run adopts them.
 func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	var conn *grpc.ClientConn
-	err := a.run(ctx, g, &conn)
+	conn, err := a.run(ctx, g)
 	if werr := g.Wait(); err == nil {
 		err = werr
 	}
@@ -197,18 +196,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// run starts the node's parts under g, in the order each needs the last;
-// it leaves the runtime connection in conn for Run to close.
-func (a *Agent) run(ctx context.Context, g *errgroup.Group, conn **grpc.ClientConn) error {
+// run starts the node's parts under g, in the order each needs the last.
+// It returns the runtime connection, even with an error, for Run to close
+// once every part has stopped.
+func (a *Agent) run(ctx context.Context, g *errgroup.Group) (*grpc.ClientConn, error) {
 	endpoint, cniConfDir, err := a.startRuntime(ctx, g)
 	if err != nil || endpoint == "" {
-		return err
+		return nil, err
 	}
-	if *conn, err = containerd.Dial(ctx, endpoint); err != nil {
-		return fmt.Errorf("agent: runtime: %w", err)
+	conn, err := containerd.Dial(ctx, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("agent: runtime: %w", err)
 	}
-	runtimeClient := runtimeapi.NewRuntimeServiceClient(*conn)
-	imageClient := runtimeapi.NewImageServiceClient(*conn)
+	return conn, a.runNode(ctx, g, conn, cniConfDir)
+}
+
+// runNode starts everything that talks to the runtime.
+func (a *Agent) runNode(ctx context.Context, g *errgroup.Group, conn *grpc.ClientConn, cniConfDir string) error {
+	runtimeClient := runtimeapi.NewRuntimeServiceClient(conn)
+	imageClient := runtimeapi.NewImageServiceClient(conn)
 
 	status, err := nodestatus.New(a.log.With("component", "nodestatus"), a.client, criStatus(runtimeClient), clock.RealClock{}, a.statusConfig())
 	if err != nil {
