@@ -27,8 +27,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, st *regis
 		s.notFound(w, r)
 		return
 	}
-	var err error
+	err := s.authorizeNode(r, st, info)
 	switch sub := info.Subresource; {
+	case err != nil:
 	case sub == "":
 		err = s.serveMain(w, r, st, info)
 	case sub == "status" && res.Status, sub == "finalize" && res.GVR.Resource == "namespaces" && res.GVR.Group == "":

@@ -68,6 +68,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, st *registry.Sto
 	if err != nil {
 		return err
 	}
+	if err := admitNode(r.Context(), res, obj); err != nil {
+		return err
+	}
 	obj = s.fields.create(res, obj, wr.manager)
 	created, err := st.Create(r.Context(), info.Namespace, obj, registry.WriteOptions{DryRun: wr.dryRun})
 	if err != nil {

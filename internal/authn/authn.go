@@ -21,7 +21,21 @@ const (
 	GroupUnauthenticated = "system:unauthenticated"
 	GroupMasters         = "system:masters"
 	UserAnonymous        = "system:anonymous"
+	// GroupNodes and NodeUserPrefix name a node's credentials:
+	// system:node:<node name> in group system:nodes.
+	GroupNodes     = "system:nodes"
+	NodeUserPrefix = "system:node:"
 )
+
+// NodeName is the node a user's credentials are for, if they are a
+// node's.
+func (u *User) NodeName() (string, bool) {
+	if u == nil || !slices.Contains(u.Groups, GroupNodes) {
+		return "", false
+	}
+	name, ok := strings.CutPrefix(u.Name, NodeUserPrefix)
+	return name, ok && name != ""
+}
 
 // User is an authenticated (or anonymous) caller.
 type User struct {

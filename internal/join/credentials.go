@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/authn"
 	"github.com/skiff-sh/skiff/internal/fsutil"
 	"github.com/skiff-sh/skiff/internal/pki"
 )
@@ -142,7 +143,7 @@ func (c *Credentials) validate(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("client certificate: %w", err)
 	}
-	if want := nodeUserPrefix + c.NodeName; client.Subject.CommonName != want {
+	if want := authn.NodeUserPrefix + c.NodeName; client.Subject.CommonName != want {
 		return fmt.Errorf("client certificate is for %q, want %q", client.Subject.CommonName, want)
 	}
 	serving, err := checkLeaf(roots, c.ServingCert, c.ServingKey, x509.ExtKeyUsageServerAuth)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiff-sh/skiff/internal/authn"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -29,9 +30,6 @@ const (
 const KubeletClientName = "skiff-apiserver-kubelet-client"
 
 const (
-	nodeUserPrefix = "system:node:"
-	nodesGroup     = "system:nodes"
-
 	certValidity = 365 * 24 * time.Hour
 
 	// maxRequestBytes bounds what an unauthenticated caller can make the
@@ -219,8 +217,8 @@ func normalizeName(n string) string {
 }
 
 func (h *handler) issue(nodeName string, ips []net.IP) (*Credentials, error) {
-	user := nodeUserPrefix + nodeName
-	clientCert, clientKey, err := h.signer.IssueClientCert(user, []string{nodesGroup}, certValidity)
+	user := authn.NodeUserPrefix + nodeName
+	clientCert, clientKey, err := h.signer.IssueClientCert(user, []string{authn.GroupNodes}, certValidity)
 	if err != nil {
 		return nil, err
 	}
