@@ -205,7 +205,7 @@ func (c *Controller) ensureSlices(ctx context.Context, svc *corev1.Service) erro
 		if ip == nil || ip.To4() == nil {
 			continue
 		}
-		ready := nodeReady(n)
+		ready := controller.NodeReady(n)
 		eps = append(eps, discoveryv1.Endpoint{
 			Addresses: []string{ip.String()},
 			Conditions: discoveryv1.EndpointConditions{
@@ -279,13 +279,4 @@ func (c *Controller) ensureSlice(ctx context.Context, svc *corev1.Service, name 
 		return fmt.Errorf("clusterdns: update endpoint slice %s: %w", name, err)
 	}
 	return nil
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -187,7 +187,7 @@ func terminatingOutOfService(pods []*corev1.Pod, nodes map[string]*corev1.Node) 
 		if p.DeletionTimestamp == nil || p.Spec.NodeName == "" {
 			continue
 		}
-		if n, ok := nodes[p.Spec.NodeName]; ok && !nodeReady(n) && outOfService(n) {
+		if n, ok := nodes[p.Spec.NodeName]; ok && !controller.NodeReady(n) && outOfService(n) {
 			out = append(out, p)
 		}
 	}
@@ -202,15 +202,6 @@ func unscheduledTerminating(pods []*corev1.Pod) []*corev1.Pod {
 		}
 	}
 	return out
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func outOfService(n *corev1.Node) bool {

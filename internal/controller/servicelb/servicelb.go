@@ -143,7 +143,7 @@ func (c *Controller) ingress() ([]corev1.LoadBalancerIngress, error) {
 			continue
 		}
 		all = append(all, ip)
-		if isReady(n) && !n.Spec.Unschedulable {
+		if controller.NodeReady(n) && !n.Spec.Unschedulable {
 			ready = append(ready, ip)
 		}
 	}
@@ -182,16 +182,7 @@ func internalIP(n *corev1.Node) string {
 	return ""
 }
 
-func isReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // nodeAddresses is what of a node the ingress depends on.
 func nodeAddresses(n *corev1.Node) string {
-	return fmt.Sprintf("%s/%t/%t", internalIP(n), isReady(n), n.Spec.Unschedulable)
+	return fmt.Sprintf("%s/%t/%t", internalIP(n), controller.NodeReady(n), n.Spec.Unschedulable)
 }
