@@ -62,10 +62,30 @@ func TestServiceWalkthrough(t *testing.T) {
 	})
 	httpdPods := c.podsOf(t, "app=httpd_pod")
 
-	client := shPod("client", "sleep 3600")
+	// The client runs on a joined node, whose credentials may read only
+	// the ConfigMaps and Secrets its pods use: these.
+	ctx := context.Background()
+	if _, err := c.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "client-config"},
+		Data: map[string]string{"greeting": "hello"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "client-secret"},
+		StringData: map[string]string{"token": "t0k3n"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client := shPod("client", "echo greeting=$(cat /config/greeting) token=$TOKEN; sleep 3600")
 	client.Spec.NodeName = "e2e-node-3"
+	client.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "client-secret"}, Key: "token"}}}}
+	client.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/config"}}
+	client.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "client-config"}}}}}
 	c.create(t, client)
 	c.waitPod(t, "client", "Running", running)
+	eventually(t, 10*time.Second, "the ConfigMap and Secret in the joined node's pod", func() bool {
+		out, err := kubectlErr(c, "logs", "client")
+		return err == nil && strings.Contains(out, "greeting=hello token=t0k3n")
+	})
 
 	t.Run("pod to pod across nodes", func(t *testing.T) {
 		for _, p := range httpdPods {

@@ -17,7 +17,8 @@ import (
 // TestNodeRestriction gives a node's credentials (system:node:n1 in
 // system:nodes) what upstream's node authorizer and NodeRestriction give:
 // its own Node, Lease and pods' status and deletion, and events; every
-// other write is forbidden with a Status saying why, and reads stay open.
+// other write is forbidden with a Status saying why. It reads Secrets and
+// ConfigMaps only as its pods use them; other reads stay open.
 func TestNodeRestriction(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(`node-n1,system:node:n1,n1,"system:nodes"`+"\n"), 0o600); err != nil {
@@ -38,6 +39,24 @@ func TestNodeRestriction(t *testing.T) {
 		if _, err := admin.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, name := range []string{"used", "unused"} {
+		if _, err := admin.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CoreV1().ConfigMaps("default").Create(ctx, configMap(name, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "default"}, Spec: corev1.PodSpec{
+		NodeName: "n1",
+		Containers: []corev1.Container{{Name: "c", Image: "busybox", Env: []corev1.EnvVar{{Name: "S", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "used"}, Key: "k"}}}}}},
+		Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "used"}}}}},
+	}}
+	if _, err := admin.CoreV1().Pods("default").Create(ctx, reader, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	statusPatch := []byte(`{"status":{"message":"from the node"}}`)
 	lease := func(name string) *coordinationv1.Lease {
@@ -98,6 +117,26 @@ func TestNodeRestriction(t *testing.T) {
 			_, err := node.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{})
 			return err
 		}, true},
+		{"get a Secret its pod uses", func() error {
+			_, err := node.CoreV1().Secrets("default").Get(ctx, "used", metav1.GetOptions{})
+			return err
+		}, true},
+		{"get a Secret no pod of its uses", func() error {
+			_, err := node.CoreV1().Secrets("default").Get(ctx, "unused", metav1.GetOptions{})
+			return err
+		}, false},
+		{"list Secrets", func() error {
+			_, err := node.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
+			return err
+		}, false},
+		{"get a ConfigMap its pod mounts", func() error {
+			_, err := node.CoreV1().ConfigMaps("default").Get(ctx, "used", metav1.GetOptions{})
+			return err
+		}, true},
+		{"get a ConfigMap no pod of its uses", func() error {
+			_, err := node.CoreV1().ConfigMaps("default").Get(ctx, "unused", metav1.GetOptions{})
+			return err
+		}, false},
 		{"list pods", func() error {
 			_, err := node.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 			return err
