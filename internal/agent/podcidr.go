@@ -15,6 +15,9 @@ import (
 // waitPodCIDR returns the pod range the server's allocator gave this node,
 // waiting for it once the node is registered.
 func (a *Agent) waitPodCIDR(ctx context.Context) (*net.IPNet, error) {
+	// Logged first: a node kept waiting (no controller manager, or no
+	// range left in the cluster CIDR) must say what it waits for.
+	a.log.Info("waiting for the node's pod CIDR from the server")
 	lw := cache.NewListWatchFromClient(a.client.CoreV1().RESTClient(), "nodes", "",
 		fields.OneTermEqualSelector("metadata.name", a.cfg.NodeName))
 	var cidr *net.IPNet
