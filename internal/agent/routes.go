@@ -16,6 +16,8 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
 // routeProto tags the routes the agent installs, so that a restarted agent
@@ -79,11 +81,7 @@ func wantedRoutes(self string, nodes []*corev1.Node) map[string]string {
 		if gw == "" {
 			continue
 		}
-		cidrs := n.Spec.PodCIDRs
-		if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
-			cidrs = []string{n.Spec.PodCIDR}
-		}
-		for _, c := range cidrs {
+		for _, c := range podnet.NodeCIDRs(n) {
 			_, ipnet, err := net.ParseCIDR(c)
 			if err != nil || (ipnet.IP.To4() == nil) != (net.ParseIP(gw).To4() == nil) {
 				continue

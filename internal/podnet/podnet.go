@@ -18,14 +18,26 @@ func Gateway(podCIDR *net.IPNet) net.IP {
 	return ip
 }
 
+// NodeCIDRs are the node's pod ranges: spec.podCIDRs, or the single
+// spec.podCIDR an older writer set.
+func NodeCIDRs(n *corev1.Node) []string {
+	if len(n.Spec.PodCIDRs) > 0 {
+		return n.Spec.PodCIDRs
+	}
+	if n.Spec.PodCIDR != "" {
+		return []string{n.Spec.PodCIDR}
+	}
+	return nil
+}
+
 // NodeGateway is Gateway of the node's first pod range; nil while the node
 // has none.
 func NodeGateway(n *corev1.Node) net.IP {
-	cidr := n.Spec.PodCIDR
-	if len(n.Spec.PodCIDRs) > 0 {
-		cidr = n.Spec.PodCIDRs[0]
+	cidrs := NodeCIDRs(n)
+	if len(cidrs) == 0 {
+		return nil
 	}
-	_, ipnet, err := net.ParseCIDR(cidr)
+	_, ipnet, err := net.ParseCIDR(cidrs[0])
 	if err != nil {
 		return nil
 	}

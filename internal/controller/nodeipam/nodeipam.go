@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-sh/skiff/internal/controller"
+	"github.com/skiff-sh/skiff/internal/podnet"
 )
 
 // Config tunes the allocator.
@@ -210,7 +211,7 @@ func (c *Controller) enqueueWaiting() {
 
 // occupyLocked records the ranges a node already holds.
 func (c *Controller) occupyLocked(node *corev1.Node) {
-	for _, s := range nodeCIDRs(node) {
+	for _, s := range podnet.NodeCIDRs(node) {
 		_, cidr, err := net.ParseCIDR(s)
 		if err != nil {
 			continue
@@ -224,7 +225,7 @@ func (c *Controller) occupyLocked(node *corev1.Node) {
 func (c *Controller) release(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range nodeCIDRs(node) {
+	for _, s := range podnet.NodeCIDRs(node) {
 		if _, cidr, err := net.ParseCIDR(s); err == nil {
 			c.releaseLocked(cidr, node.Name)
 		}
@@ -237,14 +238,4 @@ func (c *Controller) releaseLocked(cidr *net.IPNet, node string) {
 	}
 	delete(c.owner, cidr.String())
 	c.set.release(cidr)
-}
-
-func nodeCIDRs(node *corev1.Node) []string {
-	if len(node.Spec.PodCIDRs) > 0 {
-		return node.Spec.PodCIDRs
-	}
-	if node.Spec.PodCIDR != "" {
-		return []string{node.Spec.PodCIDR}
-	}
-	return nil
 }
