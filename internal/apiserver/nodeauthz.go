@@ -79,10 +79,14 @@ func (s *Server) authorizeNode(r *http.Request, st *registry.Store, info request
 }
 
 // podBoundTo refuses unless the pod is bound to node. A pod that does not
-// exist is left to the handler's NotFound. The read is consistent: a pod
-// the cache has not seen yet must not slip through as missing.
+// exist is left to the handler's NotFound. Every status write of a node
+// comes here, so the cache answers; only a pod the cache has not seen yet
+// costs a consistent read, so that it cannot slip through as missing.
 func (s *Server) podBoundTo(ctx context.Context, st *registry.Store, info requestInfo, node string, deny func(string) error) error {
-	o, err := st.Get(ctx, info.Namespace, info.Name, "")
+	o, err := st.Get(ctx, info.Namespace, info.Name, "0")
+	if apierrors.IsNotFound(err) {
+		o, err = st.Get(ctx, info.Namespace, info.Name, "")
+	}
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
