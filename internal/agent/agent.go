@@ -178,7 +178,8 @@ func KubeletTLSConfig(cert tls.Certificate, ca *x509.CertPool, client string) *t
 // NodeName is the name the node registers under.
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
 
-// Ready is closed once the node is registered and its kubelet runs.
+// Ready is closed once the node is Ready: registered and reported Ready,
+// with its kubelet, service proxy and DNS running.
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run runs the node. When it returns, containerd has stopped, but the pods'
@@ -235,7 +236,8 @@ func (a *Agent) runNode(ctx context.Context, g *errgroup.Group, conn *grpc.Clien
 		return err
 	}
 
-	if err := a.startServiceNetworking(ctx, g, podCIDR); err != nil {
+	serviceNetworking, err := a.startServiceNetworking(ctx, g, podCIDR)
+	if err != nil {
 		return err
 	}
 
@@ -317,12 +319,15 @@ func (a *Agent) runNode(ctx context.Context, g *errgroup.Group, conn *grpc.Clien
 		return k.Run(ctx)
 	})
 	g.Go(func() error {
-		select {
-		case <-status.Registered():
-			a.log.Info("node registered", "ip", a.cfg.NodeIP, "podCIDR", podCIDR)
-			close(a.ready)
-		case <-ctx.Done():
+		for _, ch := range append(serviceNetworking, status.Ready(), k.Started()) {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil
+			}
 		}
+		a.log.Info("node ready", "ip", a.cfg.NodeIP, "podCIDR", podCIDR)
+		close(a.ready)
 		return nil
 	})
 	return nil
@@ -388,8 +393,9 @@ func (a *Agent) setupNetwork(podCIDR *net.IPNet, cniConfDir string) error {
 
 // startServiceNetworking runs what makes Services work on this node: the
 // proxy's nftables rules, and the DNS server on the bridge's gateway
-// address, where the kube-dns Service's endpoint for this node points.
-func (a *Agent) startServiceNetworking(ctx context.Context, g *errgroup.Group, podCIDR *net.IPNet) error {
+// address, where the kube-dns Service's endpoint for this node points. It
+// returns the channels that tell when each is ready.
+func (a *Agent) startServiceNetworking(ctx context.Context, g *errgroup.Group, podCIDR *net.IPNet) ([]<-chan struct{}, error) {
 	p, err := proxy.New(a.log.With("component", "proxy"), a.client, nil, proxy.Config{
 		NodeName:    a.cfg.NodeName,
 		NodeIPs:     []net.IP{a.cfg.NodeIP},
@@ -397,7 +403,7 @@ func (a *Agent) startServiceNetworking(ctx context.Context, g *errgroup.Group, p
 		ServiceCIDR: a.cfg.ServiceCIDR,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.Go(func() error { return p.Run(ctx) })
 	d, err := dns.New(a.log.With("component", "dns"), a.client, dns.Config{
@@ -406,10 +412,10 @@ func (a *Agent) startServiceNetworking(ctx context.Context, g *errgroup.Group, p
 		ResolvConf: a.cfg.HostResolvConf,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.Go(func() error { return d.Run(ctx) })
-	return nil
+	return []<-chan struct{}{p.Ready(), d.Ready()}, nil
 }
 
 func ipStrings(ips []net.IP) []string {

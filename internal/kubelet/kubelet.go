@@ -187,6 +187,7 @@ type Kubelet struct {
 	cfg      Config
 	handlers *handlerRunner
 	probes   *probeManager
+	started  chan struct{}
 
 	mu sync.Mutex
 	// pods are the pods the informer holds, by UID.
@@ -227,6 +228,7 @@ func New(log *slog.Logger, deps Deps, cfg Config) (*Kubelet, error) {
 		pods:     map[types.UID]*corev1.Pod{},
 		workers:  map[types.UID]*podWorker{},
 		relisted: map[types.UID]string{},
+		started:  make(chan struct{}),
 	}
 	if k.recorder == nil {
 		// A FakeRecorder without a channel drops events.
@@ -249,6 +251,10 @@ func New(log *slog.Logger, deps Deps, cfg Config) (*Kubelet, error) {
 	return k, nil
 }
 
+// Started is closed once Run has the node's pods from the API and runs
+// their workers.
+func (k *Kubelet) Started() <-chan struct{} { return k.started }
+
 // Run waits for the pod informer, adopts what the runtime already runs and
 // drives the pods until ctx ends; it returns once every worker stopped.
 func (k *Kubelet) Run(ctx context.Context) error {
@@ -265,6 +271,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		k.wakeLocked(uid)
 	}
 	k.mu.Unlock()
+	close(k.started)
 	k.log.Info("kubelet started", "node", k.cfg.NodeName)
 
 	var loops sync.WaitGroup

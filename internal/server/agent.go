@@ -54,6 +54,13 @@ func (s *Server) runAgent(ctx context.Context, api http.Handler, certs *pki.Mate
 	if err != nil {
 		return err
 	}
+	go func() {
+		select {
+		case <-a.Ready():
+			close(s.settled)
+		case <-ctx.Done():
+		}
+	}()
 	return a.Run(ctx)
 }
 

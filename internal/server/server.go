@@ -98,6 +98,7 @@ type Server struct {
 	clusterCIDR *net.IPNet
 	nodePorts   registry.PortRange
 	ready       chan struct{}
+	settled     chan struct{}
 	// URL is the HTTPS address clients use, known once Ready is closed.
 	url string
 }
@@ -129,11 +130,16 @@ func New(log *slog.Logger, cfg Config) (*Server, error) {
 	if net.ParseIP(cfg.BindAddress) == nil {
 		return nil, fmt.Errorf("server: --bind-address %q is not an IP address", cfg.BindAddress)
 	}
-	return &Server{log: log, cfg: cfg, serviceCIDR: cidr, clusterCIDR: cluster, nodePorts: ports, ready: make(chan struct{})}, nil
+	return &Server{log: log, cfg: cfg, serviceCIDR: cidr, clusterCIDR: cluster, nodePorts: ports,
+		ready: make(chan struct{}), settled: make(chan struct{})}, nil
 }
 
 // Ready is closed when the API serves requests.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Settled is closed once start-up is over: the API serves requests and,
+// when the server runs a node, the node is Ready too.
+func (s *Server) Settled() <-chan struct{} { return s.settled }
 
 // KubeconfigPath is where the admin kubeconfig is written.
 func (s *Server) KubeconfigPath() string { return filepath.Join(s.cfg.DataDir, "kubeconfig.yaml") }
@@ -280,6 +286,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		api.SetReady(true)
 		close(s.ready)
+		if s.cfg.Agent == nil {
+			close(s.settled)
+		}
 		s.log.Info("skiff server ready", "url", s.url, "kubeconfig", s.KubeconfigPath())
 		if s.cfg.DisableControllerManager {
 			return nil

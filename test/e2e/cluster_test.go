@@ -138,8 +138,22 @@ func (c *cluster) start(t testing.TB) {
 	}
 	c.kubeconfig, c.client = srv.KubeconfigPath(), kubernetes.NewForConfigOrDie(cfg)
 	start := time.Now()
-	c.waitNodeReady(t, c.cfg.Agent.NodeName)
+	select {
+	case <-srv.Settled():
+	case <-time.After(60 * time.Second):
+		t.Fatal("server's node not ready after 60 s")
+	case err := <-done:
+		t.Fatalf("server exited: %v", err)
+	}
 	t.Logf("node ready %v after the server", time.Since(start).Round(time.Millisecond))
+	// Settled means the node has said it is Ready.
+	n, err := c.client.CoreV1().Nodes().Get(context.Background(), c.cfg.Agent.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !nodeReady(n) {
+		t.Fatalf("server settled with node %s not Ready: %+v", n.Name, n.Status.Conditions)
+	}
 }
 
 // restart stops the server, with its node, and starts it again on the same
@@ -161,16 +175,17 @@ func waitNodeReady(t testing.TB, client kubernetes.Interface, name string) {
 	t.Helper()
 	eventually(t, 60*time.Second, "node "+name+" Ready", func() bool {
 		n, err := client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status == corev1.ConditionTrue
-			}
-		}
-		return false
+		return err == nil && nodeReady(n)
 	})
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func (c *cluster) deleteAllPods(t testing.TB) { deleteAllPods(t, c.client) }

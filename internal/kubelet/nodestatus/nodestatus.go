@@ -149,7 +149,7 @@ type Agent struct {
 	host    host
 	cfg     Config
 
-	registered chan struct{}
+	registered, ready chan struct{}
 
 	// lastReport is when the status was last written; only the status loop
 	// touches it once registration is over.
@@ -186,11 +186,15 @@ func newAgent(log *slog.Logger, client kubernetes.Interface, runtime RuntimeInfo
 		host:       h,
 		cfg:        cfg.withDefaults(),
 		registered: make(chan struct{}),
+		ready:      make(chan struct{}),
 	}, nil
 }
 
 // Registered is closed once the Node exists with this agent's labels.
 func (a *Agent) Registered() <-chan struct{} { return a.registered }
+
+// Ready is closed once a posted status has said that the node is Ready.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run registers the node, retrying until it succeeds, then renews the Lease
 // and posts the status until ctx ends. It is called once. Renewals wait for
@@ -240,9 +244,14 @@ func (a *Agent) runStatus(ctx context.Context) {
 	t := a.clock.NewTicker(a.cfg.StatusUpdateFrequency)
 	defer t.Stop()
 	fastUntil := a.clock.Now().Add(fastStatusFor)
+	reported := false
 	for {
 		if a.statusOnce(ctx) {
 			fastUntil = time.Time{}
+			if !reported {
+				reported = true
+				close(a.ready)
+			}
 		}
 		var soon <-chan time.Time
 		if a.clock.Now().Before(fastUntil) {

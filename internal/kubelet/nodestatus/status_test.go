@@ -247,6 +247,11 @@ func TestStatusFastUntilReady(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	go func() { done <- h.a.Run(ctx) }()
 	wait(t, h.a.Registered(), "registration")
+	select {
+	case <-h.a.Ready():
+		t.Fatal("Ready closed while the node's network is down")
+	default:
+	}
 
 	h.rt.set(readyRuntime(), nil)
 	for i := 0; condition(h.node(), corev1.NodeReady).Status != corev1.ConditionTrue; i++ {
@@ -261,4 +266,5 @@ func TestStatusFastUntilReady(t *testing.T) {
 	if elapsed := h.clock.Since(testStart); elapsed >= defaultStatusUpdateFrequency {
 		t.Errorf("Ready %v after start, want it within the fast period", elapsed)
 	}
+	wait(t, h.a.Ready(), "Ready")
 }
