@@ -126,7 +126,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runUntilSignal(a.Run, a.Ready(), stdout, fmt.Sprintf("Node %s joined the cluster.\n", a.NodeName()))
+	return runUntilSignal(log, a.Run, a.Ready(), a.Ready(), stdout, fmt.Sprintf("Node %s joined the cluster.\n", a.NodeName()))
 }
 
 // joinCluster gives the node its credentials: those it saved when it

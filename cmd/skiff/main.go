@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-sh/skiff/internal/procmem"
 	"github.com/skiff-sh/skiff/internal/server"
 	"github.com/skiff-sh/skiff/internal/version"
 )
@@ -110,23 +111,44 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runUntilSignal(srv.Run, srv.Ready(), stdout,
+	return runUntilSignal(log, srv.Run, srv.Ready(), srv.Settled(), stdout,
 		fmt.Sprintf("Skiff is ready. To use it:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n", srv.KubeconfigPath()))
 }
 
 // runUntilSignal runs a component until SIGINT or SIGTERM, printing message
-// once it is ready.
-func runUntilSignal(run func(context.Context) error, ready <-chan struct{}, stdout io.Writer, message string) error {
+// once it is ready. Once its start-up is over (settled), the process gives
+// up the pages of its code that only start-up used (see
+// procmem.ReleaseStartupPages).
+func runUntilSignal(log *slog.Logger, run func(context.Context) error, ready, settled <-chan struct{}, stdout io.Writer, message string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
-		select {
-		case <-ready:
-			fmt.Fprint(stdout, message)
-		case <-ctx.Done():
+		if !closedBefore(ctx, ready) {
+			return
 		}
+		fmt.Fprint(stdout, message)
+		if !closedBefore(ctx, settled) {
+			return
+		}
+		released, err := procmem.ReleaseStartupPages()
+		if err != nil {
+			log.Warn("could not release start-up pages", "err", err)
+			return
+		}
+		log.Debug("released start-up pages", "MiB", released>>20)
 	}()
 	return run(ctx)
+}
+
+// closedBefore waits for ch to close and tells whether it did before ctx
+// ended.
+func closedBefore(ctx context.Context, ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // newLogger returns the command's logger, and routes client-go's klog output
