@@ -352,6 +352,7 @@ func (a *Agent) startRuntime(ctx context.Context, g *errgroup.Group) (endpoint, 
 		SandboxImage:      sandboxImage,
 		CNIConfDir:        cniConfDir,
 		RegistryConfigDir: a.registryConfigDir(),
+		RegistryAuth:      a.cfg.Registries.credentials(),
 	})
 	if err != nil {
 		return "", "", err

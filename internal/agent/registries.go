@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,7 +24,7 @@ import (
 //	    endpoint: ["https://cache.example.com"]
 //	configs:
 //	  "mirror.example.com:5000":
-//	    auth: {username: u, password: p}
+//	    auth: {username: u, password: p}   # or auth: base64 "u:p", or identity_token
 //	    tls: {ca_file: /etc/ssl/mirror-ca.pem, insecure_skip_verify: false}
 type Registries struct {
 	Mirrors map[string]RegistryMirror `json:"mirrors"`
@@ -44,12 +43,15 @@ type RegistryConfig struct {
 	TLS  *RegistryTLS  `json:"tls"`
 }
 
-// RegistryAuth are credentials for a registry host: a user and password, or
-// their base64 "user:password" as in a Docker config's auth field.
+// RegistryAuth are credentials for a registry host: a user and password,
+// their base64 "user:password" as in a Docker config's auth field, or an
+// identity token (an OAuth2 refresh token, as `docker login` keeps for
+// some registries).
 type RegistryAuth struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Auth     string `json:"auth"`
+	Username      string `json:"username"`
+	Password      string `json:"password"`
+	Auth          string `json:"auth"`
+	IdentityToken string `json:"identity_token"`
 }
 
 // RegistryTLS verifies a registry host and authenticates to it.
@@ -72,8 +74,8 @@ func LoadRegistries(path string) (*Registries, error) {
 		return nil, fmt.Errorf("registries: %s: %w", path, err)
 	}
 	for name, c := range r.Configs {
-		if c.Auth != nil && c.Auth.Auth == "" && (c.Auth.Username == "") != (c.Auth.Password == "") {
-			return nil, fmt.Errorf("registries: %s: configs %q: auth needs both username and password", path, name)
+		if c.Auth != nil && c.Auth.Auth == "" && c.Auth.IdentityToken == "" && (c.Auth.Username == "" || c.Auth.Password == "") {
+			return nil, fmt.Errorf("registries: %s: configs %q: auth needs username and password, auth, or identity_token", path, name)
 		}
 		if c.TLS != nil && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 			return nil, fmt.Errorf("registries: %s: configs %q: tls needs both cert_file and key_file", path, name)
@@ -163,14 +165,25 @@ func (r *Registries) endpoint(raw, key string) (containerd.Endpoint, error) {
 	if c.TLS != nil {
 		e.CAFile, e.ClientCertFile, e.ClientKeyFile, e.SkipVerify = c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.InsecureSkipVerify
 	}
-	if c.Auth != nil {
-		token := c.Auth.Auth
-		if token == "" {
-			token = base64.StdEncoding.EncodeToString([]byte(c.Auth.Username + ":" + c.Auth.Password))
-		}
-		// containerd 1.6's hosts files carry no credentials of their own;
-		// a header sent with every request to the host does it.
-		e.Header = map[string][]string{"Authorization": {"Basic " + token}}
-	}
 	return e, nil
+}
+
+// credentials are the configured credentials by the host containerd
+// contacts. Docker Hub's are also its API host's, where its pulls go.
+func (r *Registries) credentials() map[string]containerd.RegistryAuth {
+	if r == nil {
+		return nil
+	}
+	out := map[string]containerd.RegistryAuth{}
+	for name, c := range r.Configs {
+		if c.Auth == nil {
+			continue
+		}
+		a := containerd.RegistryAuth{Username: c.Auth.Username, Password: c.Auth.Password, Auth: c.Auth.Auth, IdentityToken: c.Auth.IdentityToken}
+		out[name] = a
+		if server := hostOf(registryServer(name)); server != name {
+			out[server] = a
+		}
+	}
+	return out
 }

@@ -24,6 +24,8 @@ configs:
   private.example.com:
     tls: {insecure_skip_verify: true}
     auth: {auth: dTpw}
+  docker.io:
+    auth: {identity_token: refresh-1}
 `
 
 func writeFile(t *testing.T, data string) string {
@@ -36,8 +38,8 @@ func writeFile(t *testing.T, data string) string {
 }
 
 // The files containerd gets: the agent's own mirrors first for every
-// registry, then the configured ones with their hosts' TLS and credentials;
-// a host with settings only gets a file of its own.
+// registry, then the configured ones with their hosts' TLS; a host with
+// settings only gets a file of its own.
 func TestRegistriesHostsFiles(t *testing.T) {
 	r, err := LoadRegistries(writeFile(t, registriesYAML))
 	if err != nil {
@@ -48,26 +50,37 @@ func TestRegistriesHostsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	basicUP := map[string][]string{"Authorization": {"Basic dTpw"}} // "u:p"
 	want := map[string]containerd.Hosts{
 		"_default": {Mirrors: []containerd.Endpoint{local, {URL: "https://cache.example.com"}}},
 		"docker.io": {
 			Server: containerd.Endpoint{URL: "https://registry-1.docker.io"},
 			Mirrors: []containerd.Endpoint{local,
-				{URL: "https://mirror.example.com:5000", CAFile: "/etc/ssl/mirror.pem", Header: basicUP},
+				{URL: "https://mirror.example.com:5000", CAFile: "/etc/ssl/mirror.pem"},
 				{URL: "http://127.0.0.1:5001"}},
 		},
 		"mirror.example.com:5000": {
-			Server:  containerd.Endpoint{URL: "mirror.example.com:5000", CAFile: "/etc/ssl/mirror.pem", Header: basicUP},
+			Server:  containerd.Endpoint{URL: "mirror.example.com:5000", CAFile: "/etc/ssl/mirror.pem"},
 			Mirrors: []containerd.Endpoint{local},
 		},
 		"private.example.com": {
-			Server:  containerd.Endpoint{URL: "private.example.com", SkipVerify: true, Header: basicUP},
+			Server:  containerd.Endpoint{URL: "private.example.com", SkipVerify: true},
 			Mirrors: []containerd.Endpoint{local},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("hosts files (-want +got):\n%s", diff)
+	}
+
+	// Credentials go to containerd's configuration, by host; Docker Hub's
+	// also by the host its pulls go to.
+	wantAuth := map[string]containerd.RegistryAuth{
+		"mirror.example.com:5000": {Username: "u", Password: "p"},
+		"private.example.com":     {Auth: "dTpw"},
+		"docker.io":               {IdentityToken: "refresh-1"},
+		"registry-1.docker.io":    {IdentityToken: "refresh-1"},
+	}
+	if diff := cmp.Diff(wantAuth, r.credentials()); diff != "" {
+		t.Errorf("credentials (-want +got):\n%s", diff)
 	}
 
 	// Without a configuration every registry gets the agent's mirrors.
@@ -81,6 +94,7 @@ func TestLoadRegistriesRejects(t *testing.T) {
 	for name, data := range map[string]string{
 		"unknown key":      "mirrors:\n  docker.io:\n    endpoints: [x]\n",
 		"half credentials": "configs:\n  a.example:\n    auth: {username: u}\n",
+		"empty auth":       "configs:\n  a.example:\n    auth: {}\n",
 		"half a key pair":  "configs:\n  a.example:\n    tls: {cert_file: /c.pem}\n",
 		"not yaml at all":  "mirrors: [",
 	} {

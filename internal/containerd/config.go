@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +62,31 @@ type configParams struct {
 	CNIBinDir           string
 	CNIConfDir          string
 	RegistryConfigDir   string
+	RegistryAuth        map[string]RegistryAuth
+}
+
+// RegistryAuth are the credentials for one registry host: a user and
+// password, their base64 "user:password" (Auth), or an identity token.
+// containerd 1.6's hosts files hold no credentials, so these go into its
+// CRI configuration, where its resolver answers the host's challenge with
+// them: Basic auth, or a bearer token from the host's token service.
+type RegistryAuth struct {
+	Username string
+	Password string
+	Auth     string
+	// IdentityToken is an OAuth2 refresh token the token service trades
+	// for an access token, as `docker login` stores for some registries.
+	IdentityToken string
+}
+
+func (a RegistryAuth) validate() error {
+	switch {
+	case a.IdentityToken != "" || a.Auth != "":
+		return nil
+	case a.Username == "" || a.Password == "":
+		return errors.New("want username and password, auth, or identitytoken")
+	}
+	return nil
 }
 
 const configTemplate = `# Written by skiff each time it starts this containerd; edits are lost.
@@ -119,6 +145,20 @@ disabled_plugins = [
 
     [plugins."io.containerd.grpc.v1.cri".registry]
       config_path = {{q .RegistryConfigDir}}
+{{- range $host, $a := .RegistryAuth}}
+
+      [plugins."io.containerd.grpc.v1.cri".registry.configs.{{q $host}}.auth]
+{{- if $a.Username}}
+        username = {{q $a.Username}}
+        password = {{q $a.Password}}
+{{- end}}
+{{- if $a.Auth}}
+        auth = {{q $a.Auth}}
+{{- end}}
+{{- if $a.IdentityToken}}
+        identitytoken = {{q $a.IdentityToken}}
+{{- end}}
+{{- end}}
 `
 
 func renderConfig(p configParams) ([]byte, error) {

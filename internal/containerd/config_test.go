@@ -108,6 +108,22 @@ func TestRenderConfig(t *testing.T) {
 			`conf_dir = "` + long + `/cni/net.d"`,
 		},
 	}, {
+		name: "registry credentials",
+		cfg: Config{DataDir: "/d", SandboxImage: "p:1", CNIBinDir: "/usr/lib/cni", RegistryAuth: map[string]RegistryAuth{
+			"reg.example.com:5000": {Username: "u", Password: `p"w`},
+			"ghcr.io":              {IdentityToken: "refresh-me"},
+			"quay.io":              {Auth: "dTpw"},
+		}},
+		lines: []string{
+			`[plugins."io.containerd.grpc.v1.cri".registry.configs."ghcr.io".auth]`,
+			`identitytoken = "refresh-me"`,
+			`[plugins."io.containerd.grpc.v1.cri".registry.configs."quay.io".auth]`,
+			`auth = "dTpw"`,
+			`[plugins."io.containerd.grpc.v1.cri".registry.configs."reg.example.com:5000".auth]`,
+			`username = "u"`,
+			`password = "p\"w"`,
+		},
+	}, {
 		name: "quotes and backslashes are escaped",
 		cfg:  Config{DataDir: `/d/a"b\c`, SandboxImage: "reg.local/pause:\t1", CNIBinDir: "/usr/lib/cni"},
 		lines: []string{
@@ -255,6 +271,10 @@ func TestNewValidates(t *testing.T) {
 		{"no data dir", Config{SandboxImage: "p:1", Binary: os.Args[0]}},
 		{"no sandbox image", Config{DataDir: "/d", Binary: os.Args[0]}},
 		{"binary not found", Config{DataDir: "/d", SandboxImage: "p:1", Binary: "/nonexistent/containerd"}},
+		{"user without password", Config{DataDir: "/d", SandboxImage: "p:1", Binary: os.Args[0],
+			RegistryAuth: map[string]RegistryAuth{"r.example.com": {Username: "u"}}}},
+		{"credentials for no host", Config{DataDir: "/d", SandboxImage: "p:1", Binary: os.Args[0],
+			RegistryAuth: map[string]RegistryAuth{"": {Auth: "dTpw"}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

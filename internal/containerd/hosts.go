@@ -18,7 +18,7 @@ type Hosts struct {
 	// Server is the registry itself, tried after every mirror, and the only
 	// host used for push. An empty URL keeps containerd's default (the
 	// registry's own name over https; registry-1.docker.io for docker.io)
-	// while the TLS settings and headers still apply.
+	// while the TLS settings still apply.
 	Server Endpoint
 	// Mirrors are tried in order before the server, for pull and resolve only.
 	Mirrors []Endpoint
@@ -39,8 +39,6 @@ type Endpoint struct {
 	ClientKeyFile  string
 	// SkipVerify accepts any certificate from the host.
 	SkipVerify bool
-	// Header is sent with every request to the host.
-	Header map[string][]string
 }
 
 // WriteHosts writes dir/<host>/hosts.toml in the format of containerd 1.6 and
@@ -82,11 +80,6 @@ func WriteHosts(dir string, host string, h Hosts) error {
 func normalizeEndpoint(e Endpoint, server bool) (Endpoint, error) {
 	if (e.ClientCertFile == "") != (e.ClientKeyFile == "") {
 		return e, fmt.Errorf("client certificate and key go together (cert %q, key %q)", e.ClientCertFile, e.ClientKeyFile)
-	}
-	for name := range e.Header {
-		if name == "" {
-			return e, fmt.Errorf("empty header name")
-		}
 	}
 	if e.URL == "" {
 		if server {
@@ -136,11 +129,6 @@ const hostsTemplate = `# Written by skiff; containerd reads it again at every pu
 server = {{q .URL}}
 {{- end}}
 {{- template "tls" .}}
-{{- if .Header}}
-
-[header]
-{{- template "header" .Header}}
-{{- end}}
 {{- end}}
 {{- if not .Mirrors}}
 
@@ -152,11 +140,6 @@ server = {{q .URL}}
 [host.{{q .URL}}]
 capabilities = ["pull", "resolve"]
 {{- template "tls" .}}
-{{- if .Header}}
-
-[host.{{q .URL}}.header]
-{{- template "header" .Header}}
-{{- end}}
 {{- end}}
 {{- define "tls"}}
 {{- if .CAFile}}
@@ -167,11 +150,6 @@ client = [[{{q .ClientCertFile}}, {{q .ClientKeyFile}}]]
 {{- end}}
 {{- if .SkipVerify}}
 skip_verify = true
-{{- end}}
-{{- end}}
-{{- define "header"}}
-{{- range $name, $values := .}}
-{{q $name}} = [{{range $i, $v := $values}}{{if $i}}, {{end}}{{q $v}}{{end}}]
 {{- end}}
 {{- end}}
 `

@@ -49,34 +49,26 @@ capabilities = ["pull", "resolve"]
 capabilities = ["pull", "resolve"]
 `,
 	}, {
-		name: "default for all registries with TLS settings and headers",
+		name: "default for all registries with TLS settings",
 		host: "_default",
 		hosts: Hosts{
-			Server: Endpoint{CAFile: "/etc/skiff/ca.pem", Header: map[string][]string{"X-Node": {"n1"}}},
+			Server: Endpoint{CAFile: "/etc/skiff/ca.pem"},
 			Mirrors: []Endpoint{{
 				URL:            "https://[::1]:5443",
 				CAFile:         "ca.pem",
 				ClientCertFile: "/etc/skiff/client.pem",
 				ClientKeyFile:  "/etc/skiff/client-key.pem",
 				SkipVerify:     true,
-				Header:         map[string][]string{"X-B": {"1", "2"}, "Authorization": {`Basic "x"`}},
 			}},
 		},
 		want: `# Written by skiff; containerd reads it again at every pull.
 ca = "/etc/skiff/ca.pem"
-
-[header]
-"X-Node" = ["n1"]
 
 [host."https://[::1]:5443"]
 capabilities = ["pull", "resolve"]
 ca = "ca.pem"
 client = [["/etc/skiff/client.pem", "/etc/skiff/client-key.pem"]]
 skip_verify = true
-
-[host."https://[::1]:5443".header]
-"Authorization" = ["Basic \"x\""]
-"X-B" = ["1", "2"]
 `,
 	}, {
 		name:  "loopback names default to http",
@@ -146,7 +138,6 @@ func TestWriteHostsRejects(t *testing.T) {
 		{"query in URL", "r", Hosts{Server: Endpoint{URL: "https://r?x=1"}}},
 		{"credentials in URL", "r", Hosts{Server: Endpoint{URL: "https://u:p@r"}}},
 		{"cert without key", "r", Hosts{Mirrors: []Endpoint{{URL: "https://m", ClientCertFile: "c.pem"}}}},
-		{"empty header name", "r", Hosts{Server: Endpoint{Header: map[string][]string{"": {"v"}}}}},
 		{"invalid UTF-8", "r", Hosts{Server: Endpoint{CAFile: "\xff"}}},
 	}
 	for _, tc := range cases {

@@ -3,15 +3,19 @@ package containerd
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +34,14 @@ func TestRealContainerd(t *testing.T) {
 		t.Skip("needs containerd on PATH")
 	}
 	dir := t.TempDir()
-	s, err := New(testLogger(t), Config{DataDir: dir, SandboxImage: "skiff.local/pause:test", StopTimeout: 10 * time.Second})
+	basic, token := newAuthRegistry(t, "basic"), newAuthRegistry(t, "token")
+	s, err := New(testLogger(t), Config{
+		DataDir: dir, SandboxImage: "skiff.local/pause:test", StopTimeout: 10 * time.Second,
+		RegistryAuth: map[string]RegistryAuth{
+			basic.host(): {Username: "skiff", Password: "s3cret"},
+			token.host(): {IdentityToken: "refresh-1"},
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +74,7 @@ func TestRealContainerd(t *testing.T) {
 		registry := func(name string) *httptest.Server {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
-				requests = append(requests, name+" "+r.URL.Path+" "+r.Header.Get("X-Skiff-Test"))
+				requests = append(requests, name+" "+r.URL.Path)
 				mu.Unlock()
 				http.NotFound(w, r)
 			}))
@@ -91,20 +102,20 @@ func TestRealContainerd(t *testing.T) {
 			name: "mirror first, then server",
 			hosts: func() Hosts {
 				return Hosts{
-					Server:  Endpoint{URL: server.URL, Header: map[string][]string{"X-Skiff-Test": {"s"}}},
-					Mirrors: []Endpoint{{URL: mirror.URL, Header: map[string][]string{"X-Skiff-Test": {"m"}}}},
+					Server:  Endpoint{URL: server.URL},
+					Mirrors: []Endpoint{{URL: mirror.URL}},
 				}
 			},
-			want: []string{"mirror /v2/skiff/probe/manifests/v1 m", "server /v2/skiff/probe/manifests/v1 s"},
+			want: []string{"mirror /v2/skiff/probe/manifests/v1", "server /v2/skiff/probe/manifests/v1"},
 		}, {
 			name:  "server only",
 			hosts: func() Hosts { return Hosts{Server: Endpoint{URL: server.URL}} },
-			want:  []string{"server /v2/skiff/probe/manifests/v1 "},
+			want:  []string{"server /v2/skiff/probe/manifests/v1"},
 		}, {
 			name:  "_default serves registries without a file",
 			file:  "_default",
 			hosts: func() Hosts { return Hosts{Mirrors: []Endpoint{{URL: mirror.URL}}} },
-			want:  []string{"mirror /v2/skiff/probe/manifests/v1 "},
+			want:  []string{"mirror /v2/skiff/probe/manifests/v1"},
 		}}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +141,25 @@ func TestRealContainerd(t *testing.T) {
 					t.Fatalf("registry requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 				}
 			})
+		}
+	})
+
+	// Credentials from the configuration answer each registry's challenge:
+	// Basic with user and password, and a bearer token that the registry's
+	// token service gives for the identity token.
+	t.Run("pull authenticates with configured credentials", func(t *testing.T) {
+		images := runtimeapi.NewImageServiceClient(conn)
+		for _, reg := range []*authRegistry{basic, token} {
+			if err := WriteHosts(s.cfg.RegistryConfigDir, reg.host(), Hosts{Server: Endpoint{URL: reg.URL}}); err != nil {
+				t.Fatal(err)
+			}
+			image := reg.host() + "/skiff/probe:v1"
+			if _, err := images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}}); err == nil {
+				t.Fatalf("pull of %s succeeded from a registry that answers 404", image)
+			}
+			if !reg.authorized.Load() {
+				t.Errorf("%s registry: no authorized request; it saw:\n%s", reg.kind, strings.Join(reg.seen(), "\n"))
+			}
 		}
 	})
 
@@ -180,4 +210,63 @@ func mountsUnder(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// authRegistry is a registry on loopback that answers every request without
+// the right credentials with a challenge, and every authorized one with 404.
+// kind "basic" wants Basic skiff:s3cret; kind "token" wants a bearer token
+// from its token service, which gives one for the refresh token refresh-1.
+type authRegistry struct {
+	*httptest.Server
+	kind       string
+	authorized atomic.Bool
+
+	mu       sync.Mutex
+	requests []string
+}
+
+func newAuthRegistry(t *testing.T, kind string) *authRegistry {
+	r := &authRegistry{kind: kind}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *authRegistry) host() string { return strings.TrimPrefix(r.URL, "http://") }
+
+func (r *authRegistry) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.requests)
+}
+
+const accessToken = "access-1"
+
+func (r *authRegistry) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.requests = append(r.requests, req.Method+" "+req.URL.Path+" "+req.Header.Get("Authorization"))
+	r.mu.Unlock()
+	if req.URL.Path == "/token" {
+		// The OAuth2 refresh-token grant, as containerd posts it when its
+		// credentials are an identity token.
+		if req.Method != http.MethodPost || req.ParseForm() != nil ||
+			req.PostForm.Get("grant_type") != "refresh_token" || req.PostForm.Get("refresh_token") != "refresh-1" {
+			http.Error(w, "bad grant", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"expires_in":300}`, accessToken)
+		return
+	}
+	want, challenge := "Basic "+base64.StdEncoding.EncodeToString([]byte("skiff:s3cret")), `Basic realm="skiff-test"`
+	if r.kind == "token" {
+		want, challenge = "Bearer "+accessToken, fmt.Sprintf(`Bearer realm="%s/token",service="skiff-test"`, r.URL)
+	}
+	if req.Header.Get("Authorization") != want {
+		w.Header().Set("WWW-Authenticate", challenge)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	r.authorized.Store(true)
+	http.NotFound(w, req)
 }

@@ -69,6 +69,9 @@ type Config struct {
 	// RegistryConfigDir holds one directory of hosts.toml per registry (see
 	// WriteHosts); default DataDir/certs.d.
 	RegistryConfigDir string
+	// RegistryAuth are credentials by registry host ("host[:port]", mirrors
+	// included), for pulls that bring none of their own.
+	RegistryAuth map[string]RegistryAuth
 	// StartTimeout bounds the wait for containerd's first CRI answer; default 1m.
 	StartTimeout time.Duration
 	// StopTimeout is how long containerd gets to exit after SIGTERM before it
@@ -95,6 +98,14 @@ func New(log *slog.Logger, cfg Config) (*Supervisor, error) {
 	}
 	if cfg.SandboxImage == "" {
 		return nil, errors.New("containerd: SandboxImage is required")
+	}
+	for host, a := range cfg.RegistryAuth {
+		if host == "" {
+			return nil, errors.New("containerd: registry credentials for an empty host")
+		}
+		if err := a.validate(); err != nil {
+			return nil, fmt.Errorf("containerd: registry credentials for %s: %w", host, err)
+		}
 	}
 	if cfg.Binary == "" {
 		cfg.Binary = "containerd"
@@ -264,6 +275,7 @@ func (s *Supervisor) configParams() configParams {
 		CNIBinDir:         s.cfg.CNIBinDir,
 		CNIConfDir:        s.cfg.CNIConfDir,
 		RegistryConfigDir: s.cfg.RegistryConfigDir,
+		RegistryAuth:      s.cfg.RegistryAuth,
 	}
 }
 
