@@ -30,8 +30,9 @@ import (
 // was measured: create to Running seen through a watch, local image. The
 // node is a separate `skiff agent` process, so that its RSS is the agent's
 // alone (containerd is its child, not counted). SKIFF_BENCH_SERIAL (default
-// 50) pods are created one per second, then SKIFF_BENCH_BURST (default 30)
-// at once.
+// 50) pods are created one per second; then SKIFF_BENCH_BURST (default 30)
+// at once beside them, through the kubelet and then through raw CRI; and
+// the burst once more through the kubelet once every pod is gone.
 func BenchmarkPodStartup(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
@@ -110,7 +111,7 @@ func BenchmarkPodStartup(b *testing.B) {
 		w := startWatch(b, client)
 		lat := make([]time.Duration, 0, serial)
 		for i := range serial {
-			created := createBenchPod(b, client, fmt.Sprintf("serial-%d", i))
+			created := createBenchPod(b, client, fmt.Sprintf("serial-%d", i), false)
 			lat = append(lat, w.runningAfter(b, fmt.Sprintf("serial-%d", i), created))
 			if wait := time.Until(created.Add(time.Second)); wait > 0 {
 				time.Sleep(wait)
@@ -127,22 +128,13 @@ func BenchmarkPodStartup(b *testing.B) {
 		// dir, with the runc and CNI runs they waited for).
 		serverCPU, agentCPU, runtimeCPU := cpuTime(os.Getpid()), cpuTime(agent.Process.Pid), cpuOf(agentDir)
 		start := time.Now()
-		var wg sync.WaitGroup
-		for i := range burst {
-			wg.Go(func() { createBenchPod(b, client, fmt.Sprintf("burst-%d", i)) })
-		}
-		wg.Wait()
-		for i := range burst {
-			w.runningAfter(b, fmt.Sprintf("burst-%d", i), start)
-		}
-		b.ReportMetric(time.Since(start).Seconds(), "burst-s")
+		b.ReportMetric(startBurst(b, client, w, "burst-", burst).Seconds(), "burst-s")
 		b.ReportMetric(w.lastBound("burst-").Sub(start).Seconds(), "burst-bound-s")
 		b.ReportMetric((cpuTime(os.Getpid()) - serverCPU).Seconds(), "burst-cpu-server-s")
 		b.ReportMetric((cpuTime(agent.Process.Pid) - agentCPU).Seconds(), "burst-cpu-agent-s")
 		b.ReportMetric((cpuOf(agentDir) - runtimeCPU).Seconds(), "burst-cpu-runtime-s")
 		b.ReportMetric(float64(procStatus(agent.Process.Pid, "VmRSS"))/(1<<20), "agent-rss-MiB")
 		b.ReportMetric(float64(procStatus(agent.Process.Pid, "RssAnon"))/(1<<20), "agent-anon-MiB")
-		w.stop()
 
 		// The same burst through CRI alone, with the agent paused so that
 		// its kubelet neither helps nor interferes: the runtime's floor.
@@ -160,10 +152,30 @@ func BenchmarkPodStartup(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(raw.Seconds(), "raw-cri-burst-s")
+
+		// The burst once more, on the node emptied of every pod.
+		deleteAllPods(b, client)
+		b.ReportMetric(startBurst(b, client, w, "empty-", burst).Seconds(), "burst-empty-s")
+		w.stop()
 	}
 }
 
-// deleteBurst deletes the burst's pods and waits until they are gone.
+// startBurst creates n pods named prefix-N at once and returns how long
+// it took until all were seen Running.
+func startBurst(b *testing.B, client kubernetes.Interface, w *runningWatch, prefix string, n int) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { createBenchPod(b, client, fmt.Sprintf("%s%d", prefix, i), true) })
+	}
+	wg.Wait()
+	for i := range n {
+		w.runningAfter(b, fmt.Sprintf("%s%d", prefix, i), start)
+	}
+	return time.Since(start)
+}
+
+// deleteBurst deletes the bursts' pods and waits until they are gone.
 func deleteBurst(b *testing.B, client kubernetes.Interface) {
 	ctx := context.Background()
 	grace, sel := int64(1), metav1.ListOptions{LabelSelector: "bench=burst"}
@@ -204,9 +216,9 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func createBenchPod(b *testing.B, client kubernetes.Interface, name string) time.Time {
+func createBenchPod(b *testing.B, client kubernetes.Interface, name string, burst bool) time.Time {
 	pod := shPod(name, "sleep 3600")
-	if strings.HasPrefix(name, "burst-") {
+	if burst {
 		pod.Labels = map[string]string{"bench": "burst"}
 	}
 	created := time.Now()
