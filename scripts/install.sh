@@ -4,7 +4,7 @@
 # Installs missing packages, builds bin/skiff, imports the demo httpd image
 # (busybox's httpd serving "It works!", so that `image: httpd` runs with no
 # registry access), starts `skiff server` in the background (control plane
-# and this machine as its node) and waits until it is ready. Logs go to
+# and this machine as its node) and waits until both are ready. Logs go to
 # DATA_DIR/server.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,10 @@ else
 	nohup bin/skiff server --data-dir "$data" >"$data/server.log" 2>&1 &
 	echo $! >"$data/server.pid"
 fi
+# Ready once the API serves and this machine's node is Ready.
 for _ in $(seq 1 60); do
-	if grep -q "skiff server ready" "$data/server.log" 2>/dev/null; then
+	if grep -q "skiff server ready" "$data/server.log" 2>/dev/null &&
+		grep -q 'msg="node ready"' "$data/server.log" 2>/dev/null; then
 		echo "Skiff is ready (pid $(cat "$data/server.pid")). To use it:"
 		echo "  export KUBECONFIG=$data/kubeconfig.yaml"
 		echo "  kubectl get namespaces"
