@@ -229,6 +229,12 @@ func TestServiceWalkthrough(t *testing.T) {
 			{"op":"add","path":"/spec/template/spec/containers/0/lifecycle","value":{"preStop":{"exec":{"command":["sleep","2"]}}}},
 			{"op":"add","path":"/spec/template/spec/containers/0/readinessProbe","value":{"tcpSocket":{"port":80},"periodSeconds":1}}]`)
 		c.waitRollout(t)
+		// The pods this first rollout replaced have no preStop pause: they
+		// stop serving at once, possibly before every node has dropped
+		// them. The loop starts once they are gone.
+		eventually(t, 60*time.Second, "the first rollout's old pods gone", func() bool {
+			return len(c.podsOf(t, "app=httpd_pod")) == 2
+		})
 		loop := startLoop(t, "http://"+clusterIP+":8080")
 		kubectl(t, c, "set", "image", "deployment/httpd-deployment", "httpd=httpd:v2")
 		c.waitRollout(t)
