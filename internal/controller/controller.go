@@ -66,6 +66,18 @@ type Controller interface {
 	Run(ctx context.Context) error
 }
 
+// Enqueue adds obj's namespace/name key to q; for a deletion's tombstone,
+// the key of the object it holds. An object without a key is logged and
+// dropped: retrying cannot give it one.
+func Enqueue(log *slog.Logger, q workqueue.TypedInterface[string], obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		log.Error("cannot key object", "err", err)
+		return
+	}
+	q.Add(key)
+}
+
 // Deleted returns the object of an informer's delete notification, which is
 // either the object itself or, when the watch missed the deletion, a
 // tombstone holding its last known state.

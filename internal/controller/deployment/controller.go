@@ -169,14 +169,7 @@ func (dc *Controller) processNext(ctx context.Context) bool {
 }
 
 // enqueueObject queues a Deployment (or its tombstone) by key.
-func (dc *Controller) enqueueObject(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		dc.log.Warn("cannot key object", "err", err)
-		return
-	}
-	dc.queue.Add(key)
-}
+func (dc *Controller) enqueueObject(obj any) { controller.Enqueue(dc.log, dc.queue, obj) }
 
 func (dc *Controller) enqueueAfter(d *appsv1.Deployment, after time.Duration) {
 	key, err := cache.MetaNamespaceKeyFunc(d)

@@ -158,14 +158,7 @@ func (c *Controller) endpointsAdded(obj any) {
 	}
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Error("cannot key object", "err", err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { controller.Enqueue(c.log, c.queue, obj) }
 
 // staleTracker remembers the resourceVersion each write replaced: while the
 // cache still shows it, the cache predates the write and a sync would act

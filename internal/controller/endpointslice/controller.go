@@ -146,11 +146,4 @@ func (c *Controller) Run(ctx context.Context) error {
 	}.Run(ctx)
 }
 
-func (c *Controller) enqueueService(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Error("cannot key service", "err", err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueueService(obj any) { controller.Enqueue(c.log, c.queue, obj) }

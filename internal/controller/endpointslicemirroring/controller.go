@@ -132,14 +132,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}.Run(ctx)
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Error("cannot key object", "err", err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { controller.Enqueue(c.log, c.queue, obj) }
 
 // serviceAdded also serves deletions: a selector-less Service coming or
 // going starts or stops the mirroring of its Endpoints.

@@ -177,14 +177,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 }
 
 // enqueueObject queues a set by its namespace/name key.
-func (c *Controller) enqueueObject(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Error("cannot key object", "err", err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueueObject(obj any) { controller.Enqueue(c.log, c.queue, obj) }
 
 func (c *Controller) setDeleted(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)

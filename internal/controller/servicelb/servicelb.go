@@ -68,11 +68,7 @@ func New(cc controller.Context) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { controller.Enqueue(c.log, c.queue, obj) }
 
 func (c *Controller) enqueueAll() {
 	svcs, err := c.services.List(labels.Everything())
