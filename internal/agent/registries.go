@@ -54,6 +54,10 @@ type RegistryAuth struct {
 	IdentityToken string `json:"identity_token"`
 }
 
+func (a *RegistryAuth) containerd() containerd.RegistryAuth {
+	return containerd.RegistryAuth{Username: a.Username, Password: a.Password, Auth: a.Auth, IdentityToken: a.IdentityToken}
+}
+
 // RegistryTLS verifies a registry host and authenticates to it.
 type RegistryTLS struct {
 	CAFile             string `json:"ca_file"`
@@ -74,8 +78,10 @@ func LoadRegistries(path string) (*Registries, error) {
 		return nil, fmt.Errorf("registries: %s: %w", path, err)
 	}
 	for name, c := range r.Configs {
-		if c.Auth != nil && c.Auth.Auth == "" && c.Auth.IdentityToken == "" && (c.Auth.Username == "" || c.Auth.Password == "") {
-			return nil, fmt.Errorf("registries: %s: configs %q: auth needs username and password, auth, or identity_token", path, name)
+		if c.Auth != nil {
+			if err := c.Auth.containerd().Validate(); err != nil {
+				return nil, fmt.Errorf("registries: %s: configs %q: auth: %w", path, name, err)
+			}
 		}
 		if c.TLS != nil && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 			return nil, fmt.Errorf("registries: %s: configs %q: tls needs both cert_file and key_file", path, name)
@@ -179,7 +185,7 @@ func (r *Registries) credentials() map[string]containerd.RegistryAuth {
 		if c.Auth == nil {
 			continue
 		}
-		a := containerd.RegistryAuth{Username: c.Auth.Username, Password: c.Auth.Password, Auth: c.Auth.Auth, IdentityToken: c.Auth.IdentityToken}
+		a := c.Auth.containerd()
 		out[name] = a
 		if server := hostOf(registryServer(name)); server != name {
 			out[server] = a

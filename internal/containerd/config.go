@@ -79,12 +79,13 @@ type RegistryAuth struct {
 	IdentityToken string
 }
 
-func (a RegistryAuth) validate() error {
+// Validate tells whether a holds a whole credential.
+func (a RegistryAuth) Validate() error {
 	switch {
 	case a.IdentityToken != "" || a.Auth != "":
 		return nil
 	case a.Username == "" || a.Password == "":
-		return errors.New("want username and password, auth, or identitytoken")
+		return errors.New("want username and password, auth, or an identity token")
 	}
 	return nil
 }

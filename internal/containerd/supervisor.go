@@ -103,7 +103,7 @@ func New(log *slog.Logger, cfg Config) (*Supervisor, error) {
 		if host == "" {
 			return nil, errors.New("containerd: registry credentials for an empty host")
 		}
-		if err := a.validate(); err != nil {
+		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("containerd: registry credentials for %s: %w", host, err)
 		}
 	}
