@@ -177,17 +177,9 @@ func startBurst(b *testing.B, client kubernetes.Interface, w *runningWatch, pref
 
 // deleteBurst deletes the bursts' pods and waits until they are gone.
 func deleteBurst(b *testing.B, client kubernetes.Interface) {
-	ctx := context.Background()
-	grace, sel := int64(1), metav1.ListOptions{LabelSelector: "bench=burst"}
-	if err := client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, sel); err != nil {
-		b.Fatal(err)
-	}
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if pods, err := client.CoreV1().Pods("default").List(ctx, sel); err == nil && len(pods.Items) == 0 {
-			return
-		}
-	}
-	b.Fatal("the burst's pods still present after 90 s")
+	sel := metav1.ListOptions{LabelSelector: "bench=burst"}
+	deletePods(b, client, "default", sel)
+	waitPodsGone(b, client, "default", sel)
 }
 
 // dropPageCache writes path's pages to disk and drops them from the page

@@ -205,21 +205,34 @@ func deleteAllPods(t testing.TB, client kubernetes.Interface) {
 	// test images' PID 1 ignores SIGTERM and would hold on for the default
 	// 30 s.
 	orphan := metav1.DeletePropagationOrphan
-	grace := int64(1)
 	for _, ns := range nss.Items {
 		_ = client.AppsV1().Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
 		_ = client.AppsV1().ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &orphan}, metav1.ListOptions{})
-		_ = client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-		if err == nil && len(pods.Items) == 0 {
+	for _, ns := range nss.Items {
+		deletePods(t, client, ns.Name, metav1.ListOptions{})
+	}
+	waitPodsGone(t, client, "", metav1.ListOptions{})
+}
+
+// deletePods deletes the pods sel selects in namespace with a second's
+// grace.
+func deletePods(t testing.TB, client kubernetes.Interface, namespace string, sel metav1.ListOptions) {
+	grace := int64(1)
+	if err := client.CoreV1().Pods(namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &grace}, sel); err != nil {
+		t.Errorf("delete pods: %v", err)
+	}
+}
+
+// waitPodsGone waits up to 90 s until no pod sel selects in namespace ("":
+// all) is left.
+func waitPodsGone(t testing.TB, client kubernetes.Interface, namespace string, sel metav1.ListOptions) {
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if pods, err := client.CoreV1().Pods(namespace).List(context.Background(), sel); err == nil && len(pods.Items) == 0 {
 			return
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
-	t.Errorf("cleanup: pods still present after 90s")
+	t.Errorf("pods %q still present after 90s", sel.LabelSelector)
 }
 
 // cleanupNode removes what a node leaves on the machine once its server
